@@ -1,0 +1,160 @@
+package config
+
+import (
+	"time"
+)
+
+// EnvPrefix prefixes every environment variable the program reads.
+const EnvPrefix = "EVIDENCE_AUDITD_"
+
+// Config is the whole, resolved configuration (SPEC §4). Every key is
+// documented with its default in deploy/config.example.yaml.
+type Config struct {
+	Repo     Repo     `yaml:"repo"`
+	DataDir  string   `yaml:"dataDir"`
+	Ledger   Ledger   `yaml:"ledger"`
+	Schedule string   `yaml:"schedule"`
+	Policy   Policy   `yaml:"policy"`
+	Trust    Trust    `yaml:"trust"`
+	Rekor    Rekor    `yaml:"rekor"`
+	Registry Registry `yaml:"registry"`
+	Issues   Issues   `yaml:"issues"`
+	Listen   string   `yaml:"listen"`
+	Log      Log      `yaml:"log"`
+
+	// Source names where the configuration file came from ("" = none).
+	Source string `yaml:"-"`
+	// GitHubToken is the secret for the github sink, read from
+	// EVIDENCE_AUDITD_GITHUB_TOKEN, GITHUB_TOKEN or issues.github.tokenFile.
+	// It is never serialised.
+	GitHubToken Secret `yaml:"-"`
+}
+
+// Repo says which repository and branch hold the merged evidence history.
+type Repo struct {
+	Path        string `yaml:"path"`        // local clone to audit
+	URL         string `yaml:"url"`         // or a remote, cloned/fetched into DataDir
+	Ref         string `yaml:"ref"`         // branch whose first-parent history is "merged history"
+	EvidenceDir string `yaml:"evidenceDir"` // default recipes/evidence
+	OverlaysDir string `yaml:"overlaysDir"` // default recipes/overlays
+}
+
+// Ledger locates the SQLite ledger.
+type Ledger struct {
+	Path string `yaml:"path"` // default <dataDir>/evidence-auditd.db
+}
+
+// Policy holds the re-certification and re-verification policy.
+type Policy struct {
+	WarnAfterMonths   int      `yaml:"warnAfterMonths"`   // default 23
+	ExpireAfterMonths int      `yaml:"expireAfterMonths"` // default 24
+	DeepEvery         Duration `yaml:"deepEvery"`         // default 90d
+	// FailUnlisted makes a signer that the allowlist does not name an
+	// invalid/identity finding. Default false: unlisted is reported only.
+	FailUnlisted bool `yaml:"failUnlisted"`
+}
+
+// Trust selects the Sigstore trusted root.
+type Trust struct {
+	TrustedRoot string `yaml:"trustedRoot"` // path to trusted_root.json; empty = public-good
+}
+
+// Rekor configures the transparency-log fallback.
+type Rekor struct {
+	URL string `yaml:"url"` // Rekor v1 API
+}
+
+// Registry configures OCI access.
+type Registry struct {
+	PlainHTTP            []string `yaml:"plainHTTP"`
+	AllowPrivateNetworks bool     `yaml:"allowPrivateNetworks"`
+	Allow                []string `yaml:"allow"`
+	Concurrency          int      `yaml:"concurrency"`
+	Timeout              Duration `yaml:"timeout"`
+	MaxLayerBytes        int64    `yaml:"maxLayerBytes"` // default 256 MiB
+}
+
+// Issues configures where re-certification issues go.
+type Issues struct {
+	Sink             string   `yaml:"sink"` // file | github | none
+	Dir              string   `yaml:"dir"`  // file sink; default <dataDir>/issues
+	GitHub           GitHub   `yaml:"github"`
+	MaxPerRun        int      `yaml:"maxPerRun"`
+	Labels           Labels   `yaml:"labels"`
+	DefaultAssignees []string `yaml:"defaultAssignees"`
+	DefaultTeam      string   `yaml:"defaultTeam"`
+}
+
+// GitHub names the tracker of the github sink.
+type GitHub struct {
+	Owner  string `yaml:"owner"`
+	Repo   string `yaml:"repo"`
+	APIURL string `yaml:"apiURL"` // GitHub Enterprise; empty = github.com
+	// TokenFile is a path to a file holding the token (e.g. a mounted Secret).
+	TokenFile string `yaml:"tokenFile"`
+}
+
+// Labels are the labels put on issues of each kind.
+type Labels struct {
+	Recert string `yaml:"recert"`
+	Lost   string `yaml:"lost"`
+}
+
+// Log configures diagnostics on stderr.
+type Log struct {
+	Format string `yaml:"format"` // text | json
+	Level  string `yaml:"level"`  // debug | info | warn | error
+}
+
+// Default returns the configuration used when nothing else is said: it makes
+// `run --repo DIR` work on its own (SPEC §4).
+func Default() *Config {
+	return &Config{
+		Repo: Repo{
+			Ref:         "main",
+			EvidenceDir: "recipes/evidence",
+			OverlaysDir: "recipes/overlays",
+		},
+		DataDir:  ".",
+		Schedule: "0 3 1 1,4,7,10 *",
+		Policy: Policy{
+			WarnAfterMonths:   23,
+			ExpireAfterMonths: 24,
+			DeepEvery:         Duration(90 * 24 * time.Hour),
+		},
+		Rekor: Rekor{URL: "https://rekor.sigstore.dev"},
+		Registry: Registry{
+			Concurrency:   8,
+			Timeout:       Duration(30 * time.Second),
+			MaxLayerBytes: 256 << 20,
+		},
+		Issues: Issues{
+			Sink:      "file",
+			MaxPerRun: 20,
+			Labels:    Labels{Recert: "evidence/recert", Lost: "evidence/lost"},
+		},
+		Listen: "127.0.0.1:9464",
+		Log:    Log{Format: "text", Level: "info"},
+	}
+}
+
+// Secret holds a credential. It prints as a fixed mask so that it cannot
+// leak through logs, errors or %v.
+type Secret string
+
+// String implements fmt.Stringer with a mask.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString implements fmt.GoStringer with a mask.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalText keeps the secret out of any encoding.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Reveal returns the secret value, for the one place that sends it.
+func (s Secret) Reveal() string { return string(s) }

@@ -1,0 +1,152 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+)
+
+// FieldError is a configuration problem tied to one key.
+type FieldError struct {
+	Key    string // dotted key path, e.g. "policy.warnAfterMonths"
+	Detail string
+}
+
+func (e *FieldError) Error() string { return e.Key + ": " + e.Detail }
+
+// CronParser is the schedule syntax: five fields, or a descriptor such as
+// @weekly or "@every 24h", with an optional CRON_TZ= prefix.
+var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Finalize fills the defaults that derive from other keys (ledger.path and
+// issues.dir from dataDir) and validates everything, returning every problem
+// at once, each naming its key.
+func (c *Config) Finalize() error {
+	if c.DataDir == "" {
+		c.DataDir = "."
+	}
+	if c.Ledger.Path == "" {
+		c.Ledger.Path = filepath.Join(c.DataDir, "evidence-auditd.db")
+	}
+	if c.Issues.Dir == "" {
+		c.Issues.Dir = filepath.Join(c.DataDir, "issues")
+	}
+	return c.Validate()
+}
+
+// Validate checks every key and returns all problems joined.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &FieldError{Key: key, Detail: fmt.Sprintf(format, args...)})
+	}
+
+	if c.Repo.Path != "" && c.Repo.URL != "" {
+		bad("repo", "set repo.path or repo.url, not both")
+	}
+	if c.Repo.URL != "" {
+		if u, err := url.Parse(c.Repo.URL); err != nil || u.Scheme == "" {
+			bad("repo.url", "%q is not a URL (want https://…, ssh://… or file://…)", c.Repo.URL)
+		}
+	}
+	if strings.TrimSpace(c.Repo.Ref) == "" {
+		bad("repo.ref", "must name a branch, e.g. main")
+	}
+	for key, dir := range map[string]string{"repo.evidenceDir": c.Repo.EvidenceDir, "repo.overlaysDir": c.Repo.OverlaysDir} {
+		if dir == "" || path.IsAbs(dir) || path.Clean(dir) != dir || strings.HasPrefix(dir, "..") {
+			bad(key, "%q must be a clean, repository-relative, slash-separated path", dir)
+		}
+	}
+	if c.Ledger.Path == "" {
+		bad("ledger.path", "must not be empty")
+	}
+	if _, err := CronParser.Parse(c.Schedule); err != nil {
+		bad("schedule", "%q: %v (examples: \"0 3 1 1,4,7,10 *\", @weekly, \"@every 24h\")", c.Schedule, err)
+	}
+	if c.Policy.WarnAfterMonths < 1 || c.Policy.WarnAfterMonths > 1200 {
+		bad("policy.warnAfterMonths", "%d is out of range 1..1200", c.Policy.WarnAfterMonths)
+	}
+	if c.Policy.ExpireAfterMonths < 1 || c.Policy.ExpireAfterMonths > 1200 {
+		bad("policy.expireAfterMonths", "%d is out of range 1..1200", c.Policy.ExpireAfterMonths)
+	}
+	if c.Policy.WarnAfterMonths > c.Policy.ExpireAfterMonths {
+		bad("policy.warnAfterMonths", "%d must not exceed policy.expireAfterMonths (%d)", c.Policy.WarnAfterMonths, c.Policy.ExpireAfterMonths)
+	}
+	if c.Policy.DeepEvery < 0 {
+		bad("policy.deepEvery", "must not be negative")
+	}
+	if u, err := url.Parse(c.Rekor.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("rekor.url", "%q is not an http(s) URL", c.Rekor.URL)
+	}
+	for i, h := range c.Registry.PlainHTTP {
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			bad(fmt.Sprintf("registry.plainHTTP[%d]", i), "%q must be a host or host:port", h)
+		}
+	}
+	for i, g := range c.Registry.Allow {
+		if _, err := path.Match(g, ""); err != nil || g == "" {
+			bad(fmt.Sprintf("registry.allow[%d]", i), "%q is not a valid host glob", g)
+		}
+	}
+	if c.Registry.Concurrency < 1 || c.Registry.Concurrency > 256 {
+		bad("registry.concurrency", "%d is out of range 1..256", c.Registry.Concurrency)
+	}
+	if c.Registry.Timeout <= 0 {
+		bad("registry.timeout", "must be positive, e.g. 30s")
+	}
+	if c.Registry.MaxLayerBytes < 1<<10 {
+		bad("registry.maxLayerBytes", "%d is too small (at least 1024)", c.Registry.MaxLayerBytes)
+	}
+	switch c.Issues.Sink {
+	case "file":
+		if c.Issues.Dir == "" {
+			bad("issues.dir", "required for the file sink")
+		}
+	case "github":
+		if c.Issues.GitHub.Owner == "" || c.Issues.GitHub.Repo == "" {
+			bad("issues.github", "owner and repo are required for the github sink")
+		}
+	case "none":
+	default:
+		bad("issues.sink", "%q: want file, github or none", c.Issues.Sink)
+	}
+	if c.Issues.GitHub.APIURL != "" {
+		if u, err := url.Parse(c.Issues.GitHub.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			bad("issues.github.apiURL", "%q is not an http(s) URL", c.Issues.GitHub.APIURL)
+		}
+	}
+	if c.Issues.MaxPerRun < 0 {
+		bad("issues.maxPerRun", "must not be negative")
+	}
+	if c.Issues.Labels.Recert == "" || c.Issues.Labels.Lost == "" {
+		bad("issues.labels", "recert and lost labels must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q: want host:port, e.g. 127.0.0.1:9464", c.Listen)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q: want text or json", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	return errors.Join(errs...)
+}
+
+// RequireRepo reports a usage error when neither repo.path nor repo.url is set.
+func (c *Config) RequireRepo() error {
+	if c.Repo.Path == "" && c.Repo.URL == "" {
+		return &FieldError{Key: "repo.path", Detail: "no repository to audit: pass --repo DIR, or set repo.path or repo.url in the configuration"}
+	}
+	return nil
+}
