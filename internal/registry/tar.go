@@ -1,0 +1,130 @@
+package registry
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+)
+
+// Defaults of TarLimits.
+const (
+	DefaultTarMaxEntries   = 1024
+	DefaultTarMaxEntrySize = 64 << 20  // 64 MiB
+	DefaultTarMaxTotalSize = 256 << 20 // 256 MiB, uncompressed
+)
+
+// TarLimits bounds ExtractLayer. A zero field takes its default.
+type TarLimits struct {
+	MaxEntries   int   // headers of any type, directories included; default 1024
+	MaxEntrySize int64 // bytes of one file; default 64 MiB
+	MaxTotalSize int64 // uncompressed bytes of all files; default 256 MiB
+}
+
+func (l TarLimits) withDefaults() TarLimits {
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = DefaultTarMaxEntries
+	}
+	if l.MaxEntrySize <= 0 {
+		l.MaxEntrySize = DefaultTarMaxEntrySize
+	}
+	if l.MaxTotalSize <= 0 {
+		l.MaxTotalSize = DefaultTarMaxTotalSize
+	}
+	return l
+}
+
+// ExtractLayer gunzips and untars a summary layer into memory, keyed by
+// clean slash-separated relative path ("./a/b" and "a//b" become "a/b").
+// Directories are accepted and not returned; PAX global headers are
+// skipped. It refuses, with a KindIntegrity *FetchError: absolute paths,
+// any ".." element, backslashes and NUL in names, symlinks, hard links,
+// devices and FIFOs, a name given twice, an entry over MaxEntrySize, more
+// than MaxEntries headers, more than MaxTotalSize bytes in all, and
+// anything that is not gzip-compressed tar.
+func ExtractLayer(r io.Reader, lim TarLimits) (map[string][]byte, error) {
+	lim = lim.withDefaults()
+	fail := func(format string, args ...any) (map[string][]byte, error) {
+		return nil, &FetchError{Op: "extract layer", Kind: KindIntegrity, Err: integrityf(format, args...)}
+	}
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return fail("gzip: %v", err)
+	}
+	defer zr.Close()
+	tr := tar.NewReader(zr)
+	files := map[string][]byte{}
+	seen := map[string]bool{}
+	var total int64
+	for n := 0; ; n++ {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fail("tar: %v", err)
+		}
+		if n >= lim.MaxEntries {
+			return fail("more than %d tar entries", lim.MaxEntries)
+		}
+		if h.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		clean, err := cleanTarName(h.Name)
+		if err != nil {
+			return fail("tar entry %q: %v", h.Name, err)
+		}
+		if seen[clean] {
+			return fail("tar entry %q: duplicate name", h.Name)
+		}
+		seen[clean] = true
+		switch h.Typeflag {
+		case tar.TypeDir:
+			continue
+		case tar.TypeReg: // the reader reports the old TypeRegA as TypeReg
+		case tar.TypeSymlink, tar.TypeLink:
+			return fail("tar entry %q: links are not allowed", h.Name)
+		default:
+			return fail("tar entry %q: type %q is not a regular file or directory", h.Name, string(rune(h.Typeflag)))
+		}
+		if h.Size < 0 || h.Size > lim.MaxEntrySize {
+			return fail("tar entry %q: %d bytes exceeds the %d-byte entry limit", h.Name, h.Size, lim.MaxEntrySize)
+		}
+		if total+h.Size > lim.MaxTotalSize {
+			return fail("tar contents exceed the %d-byte total limit", lim.MaxTotalSize)
+		}
+		b := make([]byte, h.Size)
+		if _, err := io.ReadFull(tr, b); err != nil {
+			return fail("tar entry %q: %v", h.Name, err)
+		}
+		total += h.Size
+		files[clean] = b
+	}
+	return files, nil
+}
+
+// cleanTarName normalises a tar entry name to a clean relative path and
+// refuses names that could escape the extraction root.
+func cleanTarName(n string) (string, error) {
+	switch {
+	case n == "":
+		return "", errors.New("empty name")
+	case strings.ContainsAny(n, "\\\x00"):
+		return "", errors.New("backslash or NUL in name")
+	case strings.HasPrefix(n, "/"):
+		return "", errors.New("absolute path")
+	}
+	for _, el := range strings.Split(n, "/") {
+		if el == ".." {
+			return "", errors.New(`".." in path`)
+		}
+	}
+	c := path.Clean(n)
+	if c == "." {
+		return "", fmt.Errorf("name %q names the root", n)
+	}
+	return c, nil
+}
