@@ -8,7 +8,10 @@ type PointerVersion struct {
 	Key     VersionKey
 	Blob    string // git blob id of Content
 	Content []byte // the file as merged (bounded by the history walker)
-	AddedAt time.Time
+	// TooLarge is true when the blob exceeded the walker's size limit;
+	// Content is then nil and only Blob identifies the bytes.
+	TooLarge bool
+	AddedAt  time.Time
 
 	// RemovedCommit is the first-parent commit whose tree no longer holds
 	// these bytes at Key.Path (deleted, or replaced by an edit); empty while

@@ -1,0 +1,385 @@
+package history
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+)
+
+// DefaultEvidenceDir is where pointer files live (SPEC §2.1).
+const DefaultEvidenceDir = "recipes/evidence"
+
+// allowlistName is the one YAML file at the top of the evidence directory
+// that is not a pointer (SPEC §2.1).
+const allowlistName = "allowlist.yaml"
+
+// Options configure one Walk.
+type Options struct {
+	// Ref is the audited branch: a short name ("main", tried as
+	// refs/heads/main, refs/remotes/origin/main, then refs/tags/main), a
+	// full ref ("refs/remotes/origin/main") or "HEAD". Empty means HEAD.
+	Ref string
+	// EvidenceDir is the repository-relative directory of pointer files.
+	// Empty means DefaultEvidenceDir.
+	EvidenceDir string
+	// From is the head commit (full hex id) of the previous walk, as the
+	// ledger recorded it. Empty means a full walk.
+	From string
+	// MaxFileSize is the largest file, in bytes, whose content is returned;
+	// a larger one is yielded with TooLarge set and no Content. Zero means
+	// DefaultMaxFileSize.
+	MaxFileSize int64
+}
+
+// Walk reads the merged history of the evidence directory on the branch
+// opts.Ref: the first-parent chain from the root (or from opts.From) to the
+// head, each commit compared with its first parent only, so that a merge
+// brings a feature branch's files in at the merge commit and commits that
+// never reached the first-parent chain are never seen.
+//
+// Every .yaml/.yml file under the evidence directory except the top-level
+// allowlist.yaml is a pointer file; each added or changed one becomes an
+// audit.PointerVersion keyed by its path and the commit that brought it,
+// with AddedAt the committer time (UTC). Classifying the files is left to
+// the evidence package. Added is in merge order, and by path within a
+// commit. A version replaced or deleted later in the walk has RemovedCommit
+// and RemovedAt set; a version live at opts.From that left later is listed
+// in Removed.
+//
+// With opts.From equal to the head, Walk returns an empty delta without
+// reading any commit. With opts.From not on the first-parent chain of the
+// head (a rewritten history), it walks everything and sets Full and
+// Rewritten; the caller must then replace what it knew rather than merge.
+func (r *Repo) Walk(ctx context.Context, opts Options) (*audit.WalkDelta, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	evDir := cleanPath(opts.EvidenceDir)
+	if opts.EvidenceDir == "" {
+		evDir = DefaultEvidenceDir
+	}
+	if evDir == "" {
+		return nil, fmt.Errorf("walk: evidence dir %q names the repository root", opts.EvidenceDir)
+	}
+	maxSize := opts.MaxFileSize
+	if maxSize <= 0 {
+		maxSize = DefaultMaxFileSize
+	}
+	if opts.From != "" && !isHex40(opts.From) {
+		return nil, fmt.Errorf("walk: from %q is not a full commit id", opts.From)
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	refName, head, err := r.resolve(opts.Ref)
+	if err != nil {
+		return nil, fmt.Errorf("walk: %w", err)
+	}
+	delta := &audit.WalkDelta{Ref: refName.String(), Head: head.String()}
+	if opts.From == delta.Head {
+		delta.From = opts.From
+		return delta, nil
+	}
+
+	chain, found, err := r.firstParents(ctx, head, opts.From)
+	if err != nil {
+		return nil, fmt.Errorf("walk %s: %w", delta.Ref, err)
+	}
+
+	w := &walker{
+		r:       r,
+		ctx:     ctx,
+		evDir:   evDir,
+		evParts: strings.Split(evDir, "/"),
+		maxSize: maxSize,
+		live:    map[string]int{},
+		delta:   delta,
+	}
+	prev := plumbing.ZeroHash // evidence tree before the first walked commit
+	if found {
+		delta.From = opts.From
+		c, err := r.commit(plumbing.NewHash(opts.From))
+		if err != nil {
+			return nil, fmt.Errorf("walk %s: %w", delta.Ref, err)
+		}
+		if prev, err = w.evidenceTree(c.TreeHash); err != nil {
+			return nil, fmt.Errorf("walk %s: %w", delta.Ref, err)
+		}
+	} else {
+		delta.Full = true
+		delta.Rewritten = opts.From != ""
+	}
+
+	for i := len(chain) - 1; i >= 0; i-- {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		l := chain[i]
+		ev, err := w.evidenceTree(l.tree)
+		if err != nil {
+			return nil, fmt.Errorf("walk %s at %s: %w", delta.Ref, l.hash, err)
+		}
+		if ev == prev {
+			continue
+		}
+		if err := w.apply(l, prev, ev); err != nil {
+			return nil, fmt.Errorf("walk %s at %s: %w", delta.Ref, l.hash, err)
+		}
+		prev = ev
+	}
+	return delta, nil
+}
+
+// link is one commit of the first-parent chain.
+type link struct {
+	hash plumbing.Hash
+	tree plumbing.Hash
+	when time.Time
+}
+
+// firstParents returns the first-parent chain from head back to (not
+// including) from, newest first, and whether from was reached. When from is
+// empty or not on the chain, the chain ends at the root commit.
+func (r *Repo) firstParents(ctx context.Context, head plumbing.Hash, from string) ([]link, bool, error) {
+	var stop plumbing.Hash
+	if from != "" {
+		stop = plumbing.NewHash(from)
+	}
+	var chain []link
+	seen := map[plumbing.Hash]struct{}{}
+	for h := head; ; {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		if from != "" && h == stop {
+			return chain, true, nil
+		}
+		if _, dup := seen[h]; dup {
+			return nil, false, fmt.Errorf("commit %s is its own ancestor", h)
+		}
+		seen[h] = struct{}{}
+		c, err := r.commit(h)
+		if err != nil {
+			return nil, false, err
+		}
+		chain = append(chain, link{hash: h, tree: c.TreeHash, when: c.Committer.When.UTC()})
+		if len(c.ParentHashes) == 0 {
+			return chain, false, nil
+		}
+		h = c.ParentHashes[0]
+	}
+}
+
+// walker holds the state of one Walk.
+type walker struct {
+	r       *Repo
+	ctx     context.Context // the Walk's; lives only as long as the call
+	evDir   string
+	evParts []string
+	maxSize int64
+
+	// live maps a path to the index in delta.Added of the version now
+	// present there, for versions this walk added.
+	live  map[string]int
+	delta *audit.WalkDelta
+
+	// The last trees seen at each level of evParts (level i is the tree
+	// holding evParts[i]) and the evidence tree they led to: consecutive
+	// commits usually share every level below the root.
+	levels  []plumbing.Hash
+	lastEv  plumbing.Hash
+	changes []change
+
+	// Trees read by the previous diff and by the current one: the new side
+	// of one changed commit is the old side of the next.
+	prevTrees, curTrees map[plumbing.Hash]*object.Tree
+}
+
+// diffTree reads a tree for diff, reusing the previous diff's trees.
+func (w *walker) diffTree(h plumbing.Hash) (*object.Tree, error) {
+	t, ok := w.prevTrees[h]
+	if !ok {
+		var err error
+		if t, err = w.r.tree(h); err != nil {
+			return nil, err
+		}
+	}
+	w.curTrees[h] = t
+	return t, nil
+}
+
+// evidenceTree returns the hash of the evidence directory's tree in the
+// root tree, or the zero hash when it is absent (or not a directory).
+func (w *walker) evidenceTree(root plumbing.Hash) (plumbing.Hash, error) {
+	if len(w.levels) != len(w.evParts) {
+		w.levels = make([]plumbing.Hash, len(w.evParts))
+	}
+	// Invariant: each non-zero levels[i], followed down through
+	// levels[i+1:], leads to lastEv.
+	h := root
+	for i, name := range w.evParts {
+		if !h.IsZero() && h == w.levels[i] {
+			return w.lastEv, nil
+		}
+		w.levels[i] = h
+		t, err := w.r.tree(h)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		e := findEntry(t, name)
+		if e == nil || e.Mode != filemode.Dir {
+			clear(w.levels[i+1:])
+			w.lastEv = plumbing.ZeroHash
+			return plumbing.ZeroHash, nil
+		}
+		h = e.Hash
+	}
+	w.lastEv = h
+	return h, nil
+}
+
+// change is one pointer path whose blob differs between a commit and its
+// first parent; a zero hash means absent.
+type change struct {
+	path     string // relative to the evidence dir
+	old, new plumbing.Hash
+}
+
+// apply records the versions the commit l added and removed, given the
+// evidence trees of its first parent (prev) and of l (ev).
+func (w *walker) apply(l link, prev, ev plumbing.Hash) error {
+	w.changes = w.changes[:0]
+	w.curTrees = make(map[plumbing.Hash]*object.Tree, len(w.prevTrees))
+	if err := w.diff("", prev, ev); err != nil {
+		return err
+	}
+	w.prevTrees, w.curTrees = w.curTrees, nil
+	sort.Slice(w.changes, func(i, j int) bool { return w.changes[i].path < w.changes[j].path })
+	commit := l.hash.String()
+	for _, c := range w.changes {
+		p := w.evDir + "/" + c.path
+		if !c.old.IsZero() {
+			if i, ok := w.live[p]; ok {
+				w.delta.Added[i].RemovedCommit = commit
+				w.delta.Added[i].RemovedAt = l.when
+				delete(w.live, p)
+			} else if !w.delta.Full {
+				w.delta.Removed = append(w.delta.Removed, audit.Removal{Path: p, Commit: commit, At: l.when})
+			}
+		}
+		if !c.new.IsZero() {
+			content, tooLarge, err := w.r.readBlob(c.new, w.maxSize)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			w.live[p] = len(w.delta.Added)
+			w.delta.Added = append(w.delta.Added, audit.PointerVersion{
+				Key:      audit.VersionKey{Path: p, AddedCommit: commit},
+				Blob:     c.new.String(),
+				Content:  content,
+				TooLarge: tooLarge,
+				AddedAt:  l.when,
+			})
+		}
+	}
+	return nil
+}
+
+// diff appends to w.changes the pointer files that differ between trees a
+// and b (zero = empty) below prefix, descending only into subtrees whose
+// hashes differ.
+func (w *walker) diff(prefix string, a, b plumbing.Hash) error {
+	if a == b {
+		return nil
+	}
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	var ea, eb []object.TreeEntry
+	if !a.IsZero() {
+		t, err := w.diffTree(a)
+		if err != nil {
+			return err
+		}
+		ea = t.Entries
+	}
+	if !b.IsZero() {
+		t, err := w.diffTree(b)
+		if err != nil {
+			return err
+		}
+		eb = t.Entries
+	}
+	old := make(map[string]*object.TreeEntry, len(ea))
+	for i := range ea {
+		old[ea[i].Name] = &ea[i]
+	}
+	for i := range eb {
+		n := &eb[i]
+		o := old[n.Name]
+		delete(old, n.Name)
+		if err := w.pair(path.Join(prefix, n.Name), o, n); err != nil {
+			return err
+		}
+	}
+	for name, o := range old {
+		if err := w.pair(path.Join(prefix, name), o, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pair compares one name's entries in the old and new tree (nil = absent).
+// Only regular files count; symlinks and submodules are not pointer files.
+func (w *walker) pair(p string, o, n *object.TreeEntry) error {
+	oDir := o != nil && o.Mode == filemode.Dir
+	nDir := n != nil && n.Mode == filemode.Dir
+	if oDir && nDir {
+		return w.diff(p, o.Hash, n.Hash)
+	}
+	if oDir {
+		if err := w.diff(p, o.Hash, plumbing.ZeroHash); err != nil {
+			return err
+		}
+	}
+	if nDir {
+		if err := w.diff(p, plumbing.ZeroHash, n.Hash); err != nil {
+			return err
+		}
+	}
+	var ob, nb plumbing.Hash
+	if o != nil && isFile(o.Mode) {
+		ob = o.Hash
+	}
+	if n != nil && isFile(n.Mode) {
+		nb = n.Hash
+	}
+	if ob != nb && isPointerPath(p) {
+		w.changes = append(w.changes, change{path: p, old: ob, new: nb})
+	}
+	return nil
+}
+
+// isPointerPath reports whether p, relative to the evidence directory, may
+// be a pointer file: any .yaml or .yml file except the top-level allowlist.
+func isPointerPath(p string) bool {
+	if p == allowlistName {
+		return false
+	}
+	switch strings.ToLower(path.Ext(p)) {
+	case ".yaml", ".yml":
+		return true
+	}
+	return false
+}
