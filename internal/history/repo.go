@@ -170,7 +170,34 @@ func Sync(ctx context.Context, url, dir string) (*Repo, error) {
 	if err := mirrorBranches(r); err != nil {
 		return nil, fmt.Errorf("sync %s: %w", dir, err)
 	}
+	if err := compact(r); err != nil {
+		return nil, fmt.Errorf("sync %s: %w", dir, err)
+	}
 	return Open(dir)
+}
+
+// maxPacks is how many packfiles a synced mirror may hold before Sync
+// repacks it into one. go-git writes one pack per fetch that brings
+// anything, and looks objects up pack by pack, so a daemon fetching every
+// hour would otherwise slow its walks down week by week.
+var maxPacks = 64
+
+func compact(r *git.Repository) error {
+	pos, ok := r.Storer.(storer.PackedObjectStorer)
+	if !ok {
+		return nil
+	}
+	packs, err := pos.ObjectPacks()
+	if err != nil {
+		return fmt.Errorf("list packs: %w", err)
+	}
+	if len(packs) <= maxPacks {
+		return nil
+	}
+	if err := r.RepackObjects(&git.RepackConfig{}); err != nil {
+		return fmt.Errorf("repack %d packs: %w", len(packs), err)
+	}
+	return nil
 }
 
 const fetchSpec = config.RefSpec("+refs/heads/*:refs/remotes/origin/*")

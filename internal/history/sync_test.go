@@ -2,6 +2,7 @@ package history_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -65,5 +66,37 @@ func TestSyncBadRemote(t *testing.T) {
 	_, err := history.Sync(context.Background(), "file://"+filepath.Join(t.TempDir(), "nope"), filepath.Join(t.TempDir(), "m"))
 	if err == nil {
 		t.Errorf("Sync from a missing remote succeeded, want an error")
+	}
+}
+
+func TestSyncRepacksManyPacks(t *testing.T) {
+	defer history.SetMaxPacks(2)()
+	src := newGitRepo(t, false)
+	dst := filepath.Join(t.TempDir(), "mirror")
+	ctx := context.Background()
+	var last string
+	for i := range 6 {
+		last = src.commit("main", at(i), put(ev(fmt.Sprintf("p%d.yaml", i)), "p")).String()
+		r, err := history.Sync(ctx, src.dir, dst)
+		if err != nil {
+			t.Fatalf("Sync %d: %v", i, err)
+		}
+		_ = r.Close()
+	}
+	packs, err := filepath.Glob(filepath.Join(dst, "objects", "pack", "*.pack"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(packs) > 2 {
+		t.Errorf("mirror holds %d packs after 6 fetches, want at most 2", len(packs))
+	}
+	r, err := history.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	d := walk(t, r, history.Options{Ref: "main"})
+	if d.Head != last || len(d.Added) != 6 {
+		t.Errorf("after repack: Head %s, %d added; want %s, 6", d.Head, len(d.Added), last)
 	}
 }
