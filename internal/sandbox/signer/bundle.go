@@ -1,0 +1,67 @@
+package signer
+
+import (
+	"fmt"
+	"time"
+
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/ca"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/tlog"
+)
+
+// Sign signs statement (an in-toto Statement, JSON) as id at time at and
+// returns a Sigstore bundle v0.3 (JSON) holding the DSSE envelope, the leaf
+// certificate (only: the chain is in the trusted root) and the Rekor v1 dsse
+// entry, integrated at at plus the integration delay, with its SET and an
+// inclusion proof against a signed checkpoint.
+func (s *Signer) Sign(statement []byte, id ca.Identity, at time.Time) ([]byte, SignedInfo, error) {
+	sd, err := s.signAndLog(statement, id, at, s.log.AppendDSSE)
+	if err != nil {
+		return nil, SignedInfo{}, fmt.Errorf("sign: %w", err)
+	}
+	b := &protobundle.Bundle{
+		MediaType: BundleMediaType,
+		VerificationMaterial: &protobundle.VerificationMaterial{
+			Content: &protobundle.VerificationMaterial_Certificate{
+				Certificate: &protocommon.X509Certificate{RawBytes: sd.cert.Raw},
+			},
+			TlogEntries: []*protorekor.TransparencyLogEntry{TransparencyLogEntry(sd.entry)},
+		},
+		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
+			Payload:     statement,
+			PayloadType: InTotoPayloadType,
+			Signatures:  []*protodsse.Signature{{Sig: sd.sig}},
+		}},
+	}
+	out, err := protojson.Marshal(b)
+	if err != nil {
+		return nil, SignedInfo{}, fmt.Errorf("sign: encode bundle: %w", err)
+	}
+	return out, sd.info(), nil
+}
+
+// TransparencyLogEntry converts a log entry to the bundle's protobuf form.
+func TransparencyLogEntry(e *tlog.Entry) *protorekor.TransparencyLogEntry {
+	return &protorekor.TransparencyLogEntry{
+		LogIndex:       e.LogIndex,
+		LogId:          &protocommon.LogId{KeyId: mustHex(e.LogID)},
+		KindVersion:    &protorekor.KindVersion{Kind: e.Kind, Version: e.APIVersion},
+		IntegratedTime: e.IntegratedTime.Unix(),
+		InclusionPromise: &protorekor.InclusionPromise{
+			SignedEntryTimestamp: e.SET,
+		},
+		InclusionProof: &protorekor.InclusionProof{
+			LogIndex:   e.InclusionProof.LogIndex,
+			RootHash:   e.InclusionProof.RootHash,
+			TreeSize:   e.InclusionProof.TreeSize,
+			Hashes:     e.InclusionProof.Hashes,
+			Checkpoint: &protorekor.Checkpoint{Envelope: e.InclusionProof.Checkpoint},
+		},
+		CanonicalizedBody: e.Body,
+	}
+}

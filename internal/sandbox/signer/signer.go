@@ -1,0 +1,199 @@
+package signer
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/ca"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/tlog"
+)
+
+// Media and payload types of what Sign produces.
+const (
+	BundleMediaType      = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	TrustedRootMediaType = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+	InTotoPayloadType    = "application/vnd.in-toto+json"
+)
+
+// DefaultIntegrationDelay is how long after signing the log integrates an
+// entry: the certificate's NotBefore is the signing time, the log's
+// integrated time this much later, well inside the ten-minute validity.
+const DefaultIntegrationDelay = 3 * time.Second
+
+// Signer signs statements with ephemeral keys certified by a CA and logged
+// in a transparency log. Its methods are safe for concurrent use.
+type Signer struct {
+	ca    *ca.CA
+	log   *tlog.Log
+	delay time.Duration
+	caURL string
+
+	mu     sync.RWMutex
+	logURL string
+}
+
+type config struct {
+	delay  time.Duration
+	logURL string
+	caURL  string
+}
+
+// Option configures New.
+type Option func(*config) error
+
+// WithIntegrationDelay sets how long after the signing time entries are
+// integrated. Default DefaultIntegrationDelay; must be below
+// ca.LeafValidity.
+func WithIntegrationDelay(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 || d >= ca.LeafValidity {
+			return fmt.Errorf("integration delay %v: want 0 <= d < %v", d, ca.LeafValidity)
+		}
+		c.delay = d
+		return nil
+	}
+}
+
+// WithLogURL sets the log's base URL named in the trusted root. Default
+// "https://" + the log's hostname; SetLogURL changes it once a server runs.
+func WithLogURL(u string) Option {
+	return func(c *config) error {
+		c.logURL = u
+		return nil
+	}
+}
+
+// WithCAURL sets the CA URI named in the trusted root. Default
+// "https://fulcio.sandbox.local".
+func WithCAURL(u string) Option {
+	return func(c *config) error {
+		c.caURL = u
+		return nil
+	}
+}
+
+// New composes a CA and a log into a Signer.
+func New(c *ca.CA, l *tlog.Log, opts ...Option) (*Signer, error) {
+	if c == nil || l == nil {
+		return nil, errors.New("signer: CA and log are required")
+	}
+	cfg := config{delay: DefaultIntegrationDelay, logURL: "https://" + l.Hostname(), caURL: "https://fulcio.sandbox.local"}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("signer option: %w", err)
+		}
+	}
+	return &Signer{ca: c, log: l, delay: cfg.delay, caURL: cfg.caURL, logURL: cfg.logURL}, nil
+}
+
+// CA returns the certificate authority.
+func (s *Signer) CA() *ca.CA { return s.ca }
+
+// Log returns the transparency log.
+func (s *Signer) Log() *tlog.Log { return s.log }
+
+// SetLogURL sets the log's base URL named in the trusted root, e.g. the
+// address of an httptest server serving Log().Handler().
+func (s *Signer) SetLogURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logURL = u
+}
+
+// LogURL returns the log's base URL named in the trusted root.
+func (s *Signer) LogURL() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.logURL
+}
+
+// SignedInfo describes one signature: its log entry and certificate.
+type SignedInfo struct {
+	LogIndex       int64
+	UUID           string // Rekor entry UUID (64 hex)
+	EntryID        string // Rekor entry ID (tree ID + UUID, 80 hex)
+	IntegratedTime time.Time
+	Cert           *x509.Certificate
+	Entry          *tlog.Entry
+}
+
+// envelope is a DSSE envelope in its JSON form.
+type envelope struct {
+	PayloadType string         `json:"payloadType"`
+	Payload     string         `json:"payload"`
+	Signatures  []envelopeSign `json:"signatures"`
+}
+
+type envelopeSign struct {
+	KeyID string `json:"keyid"`
+	Sig   string `json:"sig"`
+}
+
+// signed is the result of signing a statement and logging it.
+type signed struct {
+	sig      []byte
+	envelope []byte // JSON, as submitted to the log
+	cert     *x509.Certificate
+	entry    *tlog.Entry
+}
+
+// pae is DSSE's pre-authentication encoding.
+func pae(payloadType string, payload []byte) []byte {
+	return fmt.Appendf(nil, "DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload)
+}
+
+// signAndLog makes a fresh ephemeral key, certifies it for id at at, signs
+// statement as a DSSE envelope and logs it with appendFn at at+delay.
+func (s *Signer) signAndLog(statement []byte, id ca.Identity, at time.Time,
+	appendFn func(envelopeJSON, certPEM []byte, integratedTime time.Time) (*tlog.Entry, error)) (*signed, error) {
+	if !json.Valid(statement) || !strings.HasPrefix(strings.TrimSpace(string(statement)), "{") {
+		return nil, errors.New("statement is not a JSON object")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("ephemeral key: %w", err)
+	}
+	cert, err := s.ca.IssueLeaf(key.Public(), id, at)
+	if err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256(pae(InTotoPayloadType, statement))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	if err != nil {
+		return nil, fmt.Errorf("sign envelope: %w", err)
+	}
+	env, err := json.Marshal(envelope{
+		PayloadType: InTotoPayloadType,
+		Payload:     base64.StdEncoding.EncodeToString(statement),
+		Signatures:  []envelopeSign{{Sig: base64.StdEncoding.EncodeToString(sig)}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode envelope: %w", err)
+	}
+	entry, err := appendFn(env, ca.CertPEM(cert), cert.NotBefore.Add(s.delay))
+	if err != nil {
+		return nil, fmt.Errorf("log entry: %w", err)
+	}
+	return &signed{sig: sig, envelope: env, cert: cert, entry: entry}, nil
+}
+
+func (sd *signed) info() SignedInfo {
+	return SignedInfo{
+		LogIndex:       sd.entry.LogIndex,
+		UUID:           sd.entry.UUID,
+		EntryID:        sd.entry.EntryID,
+		IntegratedTime: sd.entry.IntegratedTime,
+		Cert:           sd.cert,
+		Entry:          sd.entry,
+	}
+}
