@@ -31,5 +31,8 @@ func joinField(parent, key string) string {
 	if parent == "" {
 		return key
 	}
+	if key == "" {
+		return parent
+	}
 	return parent + "." + key
 }
