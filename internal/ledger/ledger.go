@@ -1,0 +1,246 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Sentinel errors. Callers match them with errors.Is.
+var (
+	// ErrNotFound: the run (or other record) asked for does not exist.
+	ErrNotFound = errors.New("ledger: not found")
+	// ErrSchemaTooNew: the ledger was written by a newer binary.
+	ErrSchemaTooNew = errors.New("ledger: schema newer than this binary")
+	// ErrSchemaOutdated: a read-only open found migrations not yet applied.
+	ErrSchemaOutdated = errors.New("ledger: schema needs migration")
+	// ErrNotLedger: the file is SQLite but holds no ledger schema.
+	ErrNotLedger = errors.New("ledger: not an evidence-auditd ledger")
+	// ErrReadOnly: a write was attempted on a ledger opened with OpenReadOnly.
+	ErrReadOnly = errors.New("ledger: opened read-only")
+	// ErrDuplicateResult: the run already holds a result for that pointer version.
+	ErrDuplicateResult = errors.New("ledger: duplicate result for pointer version in run")
+	// ErrRunFinished: the run is finished; it takes no more results.
+	ErrRunFinished = errors.New("ledger: run already finished")
+	// ErrInvalid: the record to store is malformed.
+	ErrInvalid = errors.New("ledger: invalid record")
+	// ErrWalkMismatch: a walk delta does not continue from the recorded head.
+	ErrWalkMismatch = errors.New("ledger: walk delta does not continue from the recorded head")
+)
+
+// busyTimeoutMS is how long a connection waits for another writer (in this
+// or another process) before a statement fails with SQLITE_BUSY.
+const busyTimeoutMS = 5000
+
+// DB is an open ledger. It is safe for concurrent use.
+type DB struct {
+	db       *sql.DB
+	path     string
+	readOnly bool
+	now      func() time.Time
+
+	// wmu serialises this process's writers so they queue on a mutex rather
+	// than on SQLite's sleeping busy handler; other processes are held off by
+	// BEGIN IMMEDIATE and busy_timeout.
+	wmu sync.Mutex
+}
+
+// Option configures Open and OpenReadOnly.
+type Option func(*options) error
+
+type options struct {
+	now func() time.Time
+}
+
+// WithClock sets the clock used for timestamps the ledger takes itself
+// (run start when RunMeta.StartedAt is zero, walk times, bundle rows).
+// Default time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return fmt.Errorf("%w: WithClock(nil)", ErrInvalid)
+		}
+		o.now = now
+		return nil
+	}
+}
+
+// Open opens the ledger at path read-write, creating the file if it does not
+// exist (its directory must exist), and applies pending migrations. It fails
+// with ErrSchemaTooNew when the ledger was migrated by a newer binary.
+//
+// Connection pragmas (every pooled connection): busy_timeout(5000);
+// journal_mode(wal); foreign_keys(1); synchronous(full). FULL rather than
+// NORMAL: in WAL mode NORMAL survives a process crash but may lose the last
+// committed transactions on power loss or an OS crash, and the ledger is the
+// system of record that issue operations and the next run's resume are
+// decided from; a result the daemon believed committed must stay committed.
+// The price is one fsync of the WAL per commit; AppendResults batches.
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	d, err := open(path, false, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.Migrate(ctx); err != nil {
+		d.db.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// OpenReadOnly opens an existing ledger for reading (report, ledger verify,
+// export). It never creates the file and never migrates: a missing file is an
+// error matching fs.ErrNotExist, a ledger from a newer binary is
+// ErrSchemaTooNew and one that still needs migrating is ErrSchemaOutdated.
+func OpenReadOnly(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	d, err := open(path, true, opts)
+	if err != nil {
+		return nil, err
+	}
+	cur, latest, err := d.SchemaVersion(ctx)
+	if err == nil {
+		switch {
+		case cur > latest:
+			err = fmt.Errorf("%w: ledger is at version %d, this binary knows up to %d", ErrSchemaTooNew, cur, latest)
+		case cur < latest:
+			err = fmt.Errorf("%w: ledger is at version %d, this binary expects %d; run `evidence-auditd ledger migrate`", ErrSchemaOutdated, cur, latest)
+		}
+	}
+	if err != nil {
+		d.db.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	return d, nil
+}
+
+func open(path string, readOnly bool, opts []Option) (*DB, error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if path == "" {
+		return nil, fmt.Errorf("open ledger: %w: empty path", ErrInvalid)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	dir := filepath.Dir(abs)
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("open ledger %s: directory %s: %w", path, dir, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("open ledger %s: %s is not a directory", path, dir)
+	}
+	db, err := sql.Open("sqlite", dsn(abs, readOnly))
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	return &DB{db: db, path: abs, readOnly: readOnly, now: o.now}, nil
+}
+
+// dsn builds a file: URI so that SQLite's own mode parameter applies and odd
+// characters in the path are escaped. Pragmas go in the DSN so that every
+// pooled connection gets them.
+func dsn(abs string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Set("mode", "ro")
+	} else {
+		q.Set("mode", "rwc")
+		q.Add("_pragma", "journal_mode(wal)")
+		q.Add("_pragma", "synchronous(full)")
+		// Writers take the lock at BEGIN: a deferred transaction that
+		// reads and then writes fails with SQLITE_BUSY at once under WAL
+		// when another writer got in between, busy_timeout or not.
+		q.Set("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Path is the absolute path of the ledger file.
+func (d *DB) Path() string { return d.path }
+
+// Close closes the ledger.
+func (d *DB) Close() error {
+	if err := d.db.Close(); err != nil {
+		return fmt.Errorf("close ledger: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in a read transaction: one consistent snapshot.
+func (d *DB) read(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// write runs fn in an IMMEDIATE transaction and commits it.
+func (d *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	if d.readOnly {
+		return ErrReadOnly
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// timeLayout is fixed-width so that stored times sort as strings.
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// fmtTime renders t in UTC with timeLayout; the zero time is "".
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+// parseTime reverses fmtTime.
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
+	}
+	return t.UTC(), nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
