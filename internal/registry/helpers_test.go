@@ -128,6 +128,9 @@ func tarGz(tb testing.TB, entries ...tarEntry) []byte {
 			typ = tar.TypeReg
 		}
 		h := &tar.Header{Name: e.name, Typeflag: typ, Mode: 0o644, Linkname: e.linkname, ModTime: time.Unix(0, 0)}
+		if typ == tar.TypeXGlobalHeader {
+			h = &tar.Header{Typeflag: typ, PAXRecords: map[string]string{"comment": "global"}}
+		}
 		if typ == tar.TypeReg {
 			h.Size = int64(len(e.body))
 		}
@@ -272,9 +275,33 @@ func (w *world) pushImageReferrer(tb testing.TB, repo string, subject v1.Descrip
 
 // faults injects failures in front of the registry and logs requests.
 type faults struct {
-	mu    sync.Mutex
-	rules []*rule
-	log   []string
+	mu             sync.Mutex
+	rules          []*rule
+	log            []string
+	delay          time.Duration // added to every request
+	inflight, peak int
+}
+
+// setDelay delays every later request by d and restarts peakInflight.
+func (f *faults) setDelay(d time.Duration) {
+	f.mu.Lock()
+	f.delay = d
+	f.peak = f.inflight
+	f.mu.Unlock()
+}
+
+// resetLog forgets the requests seen so far (pushes, for instance).
+func (f *faults) resetLog() {
+	f.mu.Lock()
+	f.log = nil
+	f.mu.Unlock()
+}
+
+// peakInflight is the most requests the registry ever served at once.
+func (f *faults) peakInflight() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.peak
 }
 
 type rule struct {
@@ -307,6 +334,9 @@ func (f *faults) requests(method, pathRE string) int {
 func (f *faults) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
+		f.inflight++
+		f.peak = max(f.peak, f.inflight)
+		delay := f.delay
 		f.log = append(f.log, r.Method+" "+r.URL.Path)
 		var act func(http.ResponseWriter, *http.Request)
 		for _, ru := range f.rules {
@@ -319,6 +349,12 @@ func (f *faults) wrap(h http.Handler) http.Handler {
 			}
 		}
 		f.mu.Unlock()
+		defer func() {
+			f.mu.Lock()
+			f.inflight--
+			f.mu.Unlock()
+		}()
+		time.Sleep(delay)
 		if act != nil {
 			act(w, r)
 			return
@@ -391,3 +427,5 @@ func wantKind(tb testing.TB, err error, want registry.Kind) *registry.FetchError
 	}
 	return fe
 }
+
+func sha256Hex(s string) string { return fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(s))) }

@@ -1,0 +1,226 @@
+package registry_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/registry"
+)
+
+const bundleV03 = registry.MediaTypeSigstoreBundleV03
+
+func TestFindSigstoreBundle(t *testing.T) {
+	modes(t, func(t *testing.T, w *world) {
+		a := w.pushSummary(t, "evidence/x", "v1", bundleFiles("a")...)
+		other := w.pushSummary(t, "evidence/x", "v2", bundleFiles("other")...)
+
+		// Noise: referrers of other types, and a bundle for another subject.
+		sbom := w.pushReferrer(t, "evidence/x", a.desc, "application/spdx+json", nil, [2]string{"application/spdx+json", `{"spdxVersion":"SPDX-2.3"}`})
+		notary := w.pushImageReferrer(t, "evidence/x", a.desc, "application/vnd.cncf.notary.signature", "application/jose+json", `{"sig":1}`)
+		twoLayers := w.pushReferrer(t, "evidence/x", a.desc, bundleV03, nil, [2]string{bundleV03, `{"n":1}`}, [2]string{bundleV03, `{"n":2}`})
+		w.pushReferrer(t, "evidence/x", other.desc, bundleV03, nil, [2]string{bundleV03, `{"other":true}`})
+		// The signature.
+		want := w.pushReferrer(t, "evidence/x", a.desc, bundleV03,
+			map[string]string{registry.AnnotationCreated: "2026-07-21T19:46:00Z", "dev.sigstore.bundle.content": "dsse-envelope"},
+			[2]string{bundleV03, `{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}`})
+
+		c, _ := w.client(t)
+		got, err := c.FindSigstoreBundle(context.Background(), w.host+"/evidence/x:v2", a.digest)
+		if err != nil {
+			t.Fatalf("FindSigstoreBundle: %v", err)
+		}
+		if got.Kind != registry.KindSigstoreBundle {
+			t.Errorf("kind: got %s, want %s", got.Kind, registry.KindSigstoreBundle)
+		}
+		if got.ReferrerDigest != want {
+			t.Errorf("referrer: got %s, want %s (sbom %s, two-layer %s)", got.ReferrerDigest, want, sbom, twoLayers)
+		}
+		if got, want := string(got.BundleJSON), `{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}`; got != want {
+			t.Errorf("bundle: got %s, want %s", got, want)
+		}
+		if got.BundleMediaType != bundleV03 {
+			t.Errorf("bundle media type: got %s", got.BundleMediaType)
+		}
+		wantVia := registry.ViaTagSchema
+		if strings.HasSuffix(t.Name(), "referrers=true") {
+			wantVia = registry.ViaReferrersAPI
+		}
+		if got.Via != wantVia {
+			t.Errorf("via: got %s, want %s", got.Via, wantVia)
+		}
+		if n := w.faults.requests(http.MethodGet, "/manifests/"+notary); n != 0 {
+			t.Errorf("a referrer of a definite other type was fetched %d times", n)
+		}
+		if !slices.Equal(got.Candidates, []string{want}) {
+			t.Errorf("candidates: got %v, want [%s]", got.Candidates, want)
+		}
+
+		// The fast path's probes succeed with what was found.
+		if err := c.Probe(context.Background(), w.host+"/evidence/x", a.digest, a.layerDigest, got.ReferrerDigest); err != nil {
+			t.Errorf("Probe: %v", err)
+		}
+	})
+}
+
+func TestFindSigstoreBundleNewestWins(t *testing.T) {
+	modes(t, func(t *testing.T, w *world) {
+		a := w.pushSummary(t, "evidence/x", "v1", bundleFiles("a")...)
+		old := w.pushReferrer(t, "evidence/x", a.desc, bundleV03,
+			map[string]string{registry.AnnotationCreated: "2026-01-01T00:00:00Z"}, [2]string{bundleV03, `{"which":"old"}`})
+		undated := w.pushReferrer(t, "evidence/x", a.desc, "",
+			nil, [2]string{"application/vnd.dev.sigstore.bundle+json;version=0.3", `{"which":"undated"}`})
+		newest := w.pushReferrer(t, "evidence/x", a.desc, bundleV03,
+			map[string]string{registry.AnnotationCreated: "2026-02-01T00:00:00+01:00"}, [2]string{bundleV03, `{"which":"new"}`})
+		// The go-containerregistry way: the bundle type as config media type.
+		viaConfig := w.pushImageReferrer(t, "evidence/x", a.desc, bundleV03, bundleV03, `{"which":"config"}`)
+
+		c, _ := w.client(t)
+		for range 5 { // pkg/registry lists referrers in random order
+			got, err := c.FindSigstoreBundle(context.Background(), w.host+"/evidence/x", a.digest)
+			if err != nil {
+				t.Fatalf("FindSigstoreBundle: %v", err)
+			}
+			if got.ReferrerDigest != newest || string(got.BundleJSON) != `{"which":"new"}` {
+				t.Fatalf("got %s %s, want the newest %s", got.ReferrerDigest, got.BundleJSON, newest)
+			}
+			undatedPair := []string{undated, viaConfig}
+			slices.Sort(undatedPair)
+			want := append([]string{newest, old}, undatedPair...)
+			if !slices.Equal(got.Candidates, want) {
+				t.Fatalf("candidates: got %v, want %v", got.Candidates, want)
+			}
+		}
+	})
+}
+
+func TestFindSigstoreBundleLegacyAtt(t *testing.T) {
+	modes(t, func(t *testing.T, w *world) {
+		a := w.pushSummary(t, "evidence/x", "v1", bundleFiles("a")...)
+		// An unrelated referrer must not stop the search.
+		w.pushReferrer(t, "evidence/x", a.desc, "application/spdx+json", nil, [2]string{"application/spdx+json", `{}`})
+
+		envelope := `{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"sig":"MEUC"}]}`
+		img, err := mutate.Append(empty.Image, mutate.Addendum{
+			Layer: static.NewLayer([]byte(envelope), registry.MediaTypeDSSEEnvelope),
+			Annotations: map[string]string{
+				registry.AnnotationCosignCertificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+				registry.AnnotationCosignChain:       "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n",
+				registry.AnnotationCosignBundle:      `{"SignedEntryTimestamp":"MEQ","Payload":{"logIndex":7}}`,
+				registry.AnnotationCosignSignature:   "",
+			},
+		}, mutate.Addendum{Layer: static.NewLayer([]byte("ignored"), "application/octet-stream")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		img = mutate.MediaType(img, types.OCIManifestSchema1)
+		att := w.repo(t, "evidence/x").Tag(strings.Replace(a.digest, ":", "-", 1) + ".att")
+		if err := remote.Write(att, img); err != nil {
+			t.Fatal(err)
+		}
+		attDigest, _ := img.Digest()
+
+		c, _ := w.client(t)
+		got, err := c.FindSigstoreBundle(context.Background(), w.host+"/evidence/x", a.digest)
+		if err != nil {
+			t.Fatalf("FindSigstoreBundle: %v", err)
+		}
+		if got.Kind != registry.KindCosignLegacy || got.Via != registry.ViaCosignAtt {
+			t.Fatalf("got kind %s via %s, want %s via %s", got.Kind, got.Via, registry.KindCosignLegacy, registry.ViaCosignAtt)
+		}
+		if got.ReferrerDigest != attDigest.String() {
+			t.Errorf("referrer digest: got %s, want %s", got.ReferrerDigest, attDigest)
+		}
+		if len(got.Legacy) != 1 {
+			t.Fatalf("legacy layers: got %d, want 1", len(got.Legacy))
+		}
+		l := got.Legacy[0]
+		if string(l.Envelope) != envelope {
+			t.Errorf("envelope: got %s", l.Envelope)
+		}
+		if !strings.Contains(l.Certificate, "MIIB") || !strings.Contains(l.Chain, "MIIC") || !strings.Contains(l.Bundle, "logIndex") {
+			t.Errorf("annotations not carried: %+v", l)
+		}
+		if err := c.Probe(context.Background(), w.host+"/evidence/x", a.digest, a.layerDigest, got.ReferrerDigest); err != nil {
+			t.Errorf("Probe: %v", err)
+		}
+	})
+}
+
+func TestFindSigstoreBundleNone(t *testing.T) {
+	modes(t, func(t *testing.T, w *world) {
+		a := w.pushSummary(t, "evidence/x", "v1", bundleFiles("a")...)
+		w.pushReferrer(t, "evidence/x", a.desc, "application/spdx+json", nil, [2]string{"application/spdx+json", `{}`})
+		c, _ := w.client(t)
+		_, err := c.FindSigstoreBundle(context.Background(), w.host+"/evidence/x", a.digest)
+		wantKind(t, err, registry.KindNoSignature)
+
+		_, err = c.FindSigstoreBundle(context.Background(), w.host+"/gone/repo", a.digest)
+		wantKind(t, err, registry.KindGone)
+	})
+}
+
+func TestFindSigstoreBundleTransient(t *testing.T) {
+	modes(t, func(t *testing.T, w *world) {
+		a := w.pushSummary(t, "evidence/x", "v1", bundleFiles("a")...)
+		w.pushReferrer(t, "evidence/x", a.desc, bundleV03, nil, [2]string{bundleV03, `{}`})
+		c, _ := w.client(t)
+		w.faults.add("", "/(referrers/|manifests/sha256-)", -1, status(http.StatusServiceUnavailable))
+		_, err := c.FindSigstoreBundle(context.Background(), w.host+"/evidence/x", a.digest)
+		wantKind(t, err, registry.KindTransient)
+	})
+}
+
+func TestFindSigstoreBundleTamperedBundle(t *testing.T) {
+	w := newWorld(t, true)
+	a := w.pushSummary(t, "evidence/x", "v1", bundleFiles("a")...)
+	body := `{"real":true}`
+	w.pushReferrer(t, "evidence/x", a.desc, bundleV03, nil, [2]string{bundleV03, body})
+	w.faults.add(http.MethodGet, "/blobs/"+sha256Hex(body)+"$", -1, serveBytes([]byte(`{"fake":1}`), "application/octet-stream"))
+	c, _ := w.client(t)
+	_, err := c.FindSigstoreBundle(context.Background(), w.host+"/evidence/x", a.digest)
+	wantKind(t, err, registry.KindIntegrity)
+}
+
+func TestProbe(t *testing.T) {
+	modes(t, func(t *testing.T, w *world) {
+		a := w.pushSummary(t, "evidence/x", "v1", bundleFiles("a")...)
+		sig := w.pushReferrer(t, "evidence/x", a.desc, bundleV03, nil, [2]string{bundleV03, `{}`})
+		c, _ := w.client(t)
+		ref := w.host + "/evidence/x"
+		w.faults.resetLog()
+		if err := c.Probe(context.Background(), ref, a.digest, a.layerDigest, sig); err != nil {
+			t.Fatalf("Probe: %v", err)
+		}
+		if n := w.faults.requests(http.MethodGet, "/(manifests|blobs)/"); n != 0 {
+			t.Errorf("Probe made %d GET requests; want HEAD only", n)
+		}
+
+		w.faults.add(http.MethodHead, "/manifests/"+sig+"$", 1, status(http.StatusNotFound))
+		wantKind(t, c.Probe(context.Background(), ref, a.digest, a.layerDigest, sig), registry.KindNoSignature)
+
+		w.faults.add(http.MethodHead, "/blobs/"+a.layerDigest+"$", 1, status(http.StatusNotFound))
+		wantKind(t, c.Probe(context.Background(), ref, a.digest, a.layerDigest, sig), registry.KindGone)
+
+		w.faults.add(http.MethodHead, "/manifests/"+a.digest+"$", 1, status(http.StatusForbidden))
+		wantKind(t, c.Probe(context.Background(), ref, a.digest, a.layerDigest, sig), registry.KindForbidden)
+
+		w.faults.add(http.MethodHead, "/manifests/"+a.digest+"$", 1, status(http.StatusTooManyRequests, "Retry-After", "1"))
+		if err := c.Probe(context.Background(), ref, a.digest, a.layerDigest, sig); err != nil {
+			t.Errorf("Probe after one 429: %v", err)
+		}
+
+		if err := remote.Delete(w.repo(t, "evidence/x").Digest(a.digest)); err != nil {
+			t.Fatal(err)
+		}
+		wantKind(t, c.Probe(context.Background(), ref, a.digest, a.layerDigest, sig), registry.KindGone)
+	})
+}
