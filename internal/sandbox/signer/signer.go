@@ -38,14 +38,25 @@ type Signer struct {
 	delay time.Duration
 	caURL string
 
+	reuse time.Duration
+
 	mu     sync.RWMutex
 	logURL string
+	leaves map[ca.Identity]*leaf // by identity: the leaf of the current reuse window
+}
+
+// leaf is a certified ephemeral key.
+type leaf struct {
+	key    *ecdsa.PrivateKey
+	cert   *x509.Certificate
+	window time.Time
 }
 
 type config struct {
 	delay  time.Duration
 	logURL string
 	caURL  string
+	reuse  time.Duration
 }
 
 // Option configures New.
@@ -60,6 +71,24 @@ func WithIntegrationDelay(d time.Duration) Option {
 			return fmt.Errorf("integration delay %v: want 0 <= d < %v", d, ca.LeafValidity)
 		}
 		c.delay = d
+		return nil
+	}
+}
+
+// WithLeafReuse makes signatures by one identity whose signing times fall
+// in the same window (signing time truncated to window) share one ephemeral
+// key and leaf certificate, issued at the start of the window. Fulcio issues
+// a fresh certificate per signing; reuse trades that fidelity for speed when
+// generating thousands of bundles (issuing a leaf is most of the cost of
+// Sign). Zero (the default) means a fresh key and certificate per signature.
+// The window must leave room for the integration delay inside the leaf's
+// ten-minute validity: at most five minutes.
+func WithLeafReuse(window time.Duration) Option {
+	return func(c *config) error {
+		if window < 0 || window > 5*time.Minute {
+			return fmt.Errorf("leaf reuse window %v: want 0..5m", window)
+		}
+		c.reuse = window
 		return nil
 	}
 }
@@ -93,7 +122,10 @@ func New(c *ca.CA, l *tlog.Log, opts ...Option) (*Signer, error) {
 			return nil, fmt.Errorf("signer option: %w", err)
 		}
 	}
-	return &Signer{ca: c, log: l, delay: cfg.delay, caURL: cfg.caURL, logURL: cfg.logURL}, nil
+	return &Signer{
+		ca: c, log: l, delay: cfg.delay, caURL: cfg.caURL, logURL: cfg.logURL,
+		reuse: cfg.reuse, leaves: map[ca.Identity]*leaf{},
+	}, nil
 }
 
 // CA returns the certificate authority.
@@ -159,14 +191,11 @@ func (s *Signer) signAndLog(statement []byte, id ca.Identity, at time.Time,
 	if !json.Valid(statement) || !strings.HasPrefix(strings.TrimSpace(string(statement)), "{") {
 		return nil, errors.New("statement is not a JSON object")
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("ephemeral key: %w", err)
-	}
-	cert, err := s.ca.IssueLeaf(key.Public(), id, at)
+	lf, err := s.leaf(id, at)
 	if err != nil {
 		return nil, err
 	}
+	key, cert := lf.key, lf.cert
 	digest := sha256.Sum256(pae(InTotoPayloadType, statement))
 	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
 	if err != nil {
@@ -180,11 +209,41 @@ func (s *Signer) signAndLog(statement []byte, id ca.Identity, at time.Time,
 	if err != nil {
 		return nil, fmt.Errorf("encode envelope: %w", err)
 	}
-	entry, err := appendFn(env, ca.CertPEM(cert), cert.NotBefore.Add(s.delay))
+	entry, err := appendFn(env, ca.CertPEM(cert), at.Add(s.delay))
 	if err != nil {
 		return nil, fmt.Errorf("log entry: %w", err)
 	}
 	return &signed{sig: sig, envelope: env, cert: cert, entry: entry}, nil
+}
+
+// leaf returns a fresh certified key for id at at, or with leaf reuse the
+// one of at's window.
+func (s *Signer) leaf(id ca.Identity, at time.Time) (*leaf, error) {
+	window := at
+	if s.reuse > 0 {
+		window = at.Truncate(s.reuse)
+		s.mu.RLock()
+		lf := s.leaves[id]
+		s.mu.RUnlock()
+		if lf != nil && lf.window.Equal(window) {
+			return lf, nil
+		}
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("ephemeral key: %w", err)
+	}
+	cert, err := s.ca.IssueLeaf(key.Public(), id, window)
+	if err != nil {
+		return nil, err
+	}
+	lf := &leaf{key: key, cert: cert, window: window}
+	if s.reuse > 0 {
+		s.mu.Lock()
+		s.leaves[id] = lf
+		s.mu.Unlock()
+	}
+	return lf, nil
 }
 
 func (sd *signed) info() SignedInfo {

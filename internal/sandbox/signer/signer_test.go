@@ -3,13 +3,16 @@ package signer_test
 import (
 	"bytes"
 	"context"
+	"crypto/elliptic"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -463,6 +466,44 @@ func TestSignLegacy(t *testing.T) {
 	}
 }
 
+func TestLeafReuse(t *testing.T) {
+	c, err := ca.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tlog.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := signer.New(c, l, signer.WithLeafReuse(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVerifier(t, s)
+	minute := time.Now().AddDate(0, -25, 0).Truncate(time.Minute)
+	var certs []*x509.Certificate
+	for i, at := range []time.Time{minute.Add(5 * time.Second), minute.Add(59 * time.Second), minute.Add(61 * time.Second)} {
+		st, digest := statement(t, fmt.Sprintf("reuse-%d", i))
+		bj, info, err := s.Sign(st, workflow, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := verifyBundle(t, v, bj, policy(t, workflow, digest)); err != nil {
+			t.Errorf("bundle %d: %v", i, err)
+		}
+		certs = append(certs, info.Cert)
+	}
+	if certs[0] != certs[1] {
+		t.Errorf("signatures in one minute got different certificates")
+	}
+	if certs[1] == certs[2] {
+		t.Errorf("signatures in different minutes share a certificate")
+	}
+	if got, want := certs[0].NotBefore, minute; !got.Equal(want) {
+		t.Errorf("reused leaf NotBefore = %v, want window start %v", got, want)
+	}
+}
+
 func TestSignRejects(t *testing.T) {
 	s := newSigner(t, nil, nil)
 	if _, _, err := s.Sign([]byte("not json"), workflow, time.Now()); err == nil {
@@ -475,20 +516,62 @@ func TestSignRejects(t *testing.T) {
 }
 
 // BenchmarkSign measures one bundle: ephemeral key, leaf certificate, DSSE
-// signature, log entry (rekor validation, SET, checkpoint) and encoding.
+// signature, log entry (rekor validation, SET, checkpoint) and encoding,
+// with a P-384 CA (Fulcio's curve, the default) and a P-256 CA; "parallel"
+// signs from GOMAXPROCS goroutines into one log.
 func BenchmarkSign(b *testing.B) {
-	s := newSigner(b, nil, nil)
-	st, _ := statement(b, "bench")
-	at := time.Now().AddDate(0, -25, 0)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		// Distinct statements: the log refuses duplicates.
-		stmt := bytes.Replace(st, []byte(`"recipe":{"name":"bench"}`), fmt.Appendf(nil, `"recipe":{"name":"bench-%d"}`, i), 1)
-		i++
-		if _, _, err := s.Sign(stmt, workflow, at); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct {
+		name     string
+		curve    elliptic.Curve
+		parallel bool
+		reuse    bool
+	}{
+		{"P-384", elliptic.P384(), false, false},
+		{"P-256", elliptic.P256(), false, false},
+		{"P-384/parallel", elliptic.P384(), true, false},
+		{"P-256/parallel", elliptic.P256(), true, false},
+		{"P-384/leaf-reuse", elliptic.P384(), false, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c, err := ca.New(ca.WithCurve(bc.curve))
+			if err != nil {
+				b.Fatal(err)
+			}
+			l, err := tlog.New()
+			if err != nil {
+				b.Fatal(err)
+			}
+			var opts []signer.Option
+			if bc.reuse {
+				opts = append(opts, signer.WithLeafReuse(time.Minute))
+			}
+			s, err := signer.New(c, l, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, _ := statement(b, "bench")
+			at := time.Now().AddDate(0, -25, 0)
+			var n atomic.Int64
+			// Distinct statements: the log refuses duplicate entries.
+			sign := func() {
+				stmt := bytes.Replace(st, []byte(`"recipe":{"name":"bench"}`), fmt.Appendf(nil, `"recipe":{"name":"bench-%d"}`, n.Add(1)), 1)
+				if _, _, err := s.Sign(stmt, workflow, at); err != nil {
+					b.Error(err)
+				}
+			}
+			b.ReportAllocs()
+			if bc.parallel {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						sign()
+					}
+				})
+				return
+			}
+			for b.Loop() {
+				sign()
+			}
+		})
 	}
 }
 
