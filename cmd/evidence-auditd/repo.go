@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/config"
+	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
+	"github.com/evidence-auditd/evidence-auditd/internal/history"
+)
+
+// openRepo opens the configured repository. With repo.url it syncs the
+// mirror under dataDir first, unless offline is set (list never touches the
+// network), in which case the mirror must already exist.
+func openRepo(ctx context.Context, cfg *config.Config, offline bool) (*history.Repo, error) {
+	if cfg.Repo.Path != "" {
+		r, err := history.Open(cfg.Repo.Path)
+		if err != nil {
+			return nil, fmt.Errorf("open repository %s: %w", cfg.Repo.Path, err)
+		}
+		return r, nil
+	}
+	mirror := filepath.Join(cfg.DataDir, "repo")
+	if offline {
+		if _, err := os.Stat(mirror); err != nil {
+			return nil, fmt.Errorf("repository %s has no local mirror at %s yet: run `evidence-auditd run` once, or pass --repo DIR", cfg.Repo.URL, mirror)
+		}
+		r, err := history.Open(mirror)
+		if err != nil {
+			return nil, fmt.Errorf("open mirror %s: %w", mirror, err)
+		}
+		return r, nil
+	}
+	r, err := history.Sync(ctx, cfg.Repo.URL, mirror)
+	if err != nil {
+		return nil, fmt.Errorf("sync %s into %s: %w", cfg.Repo.URL, mirror, err)
+	}
+	return r, nil
+}
+
+// repoKey names the audited repository in the ledger and in reports.
+func repoKey(cfg *config.Config) string {
+	if cfg.Repo.URL != "" {
+		return cfg.Repo.URL
+	}
+	if abs, err := filepath.Abs(cfg.Repo.Path); err == nil {
+		return abs
+	}
+	return cfg.Repo.Path
+}
+
+// readAllowlist reads recipes/evidence/allowlist.yaml at commit. A missing
+// allowlist classifies every signer as unlisted; a malformed one too, with
+// a warning, because an audit must not stop over the allowlist.
+func readAllowlist(ctx context.Context, repo *history.Repo, cfg *config.Config, commit string, log *slog.Logger) *evidence.Allowlist {
+	p := path.Join(cfg.Repo.EvidenceDir, "allowlist.yaml")
+	data, err := repo.ReadFile(ctx, commit, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		log.Warn("allowlist unreadable; every signer counts as unlisted", "path", p, "err", err)
+		return nil
+	}
+	al, err := evidence.ParseAllowlist(data)
+	if err != nil {
+		log.Warn("allowlist malformed; every signer counts as unlisted", "path", p, "err", err)
+		return nil
+	}
+	return al
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/config"
+)
+
+// globalFlags are the flags every subcommand that reads configuration shares.
+type globalFlags struct {
+	configPath string
+}
+
+func newRootCommand() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "evidence-auditd",
+		Short: "Audit the signed test evidence of an AICR-style repository, for years",
+		Long: `evidence-auditd keeps a project's signed test evidence honest after it was merged.
+
+It walks the merged history of recipes/evidence/, re-verifies every evidence
+bundle from its OCI registry (falling back to the Rekor transparency log when
+the registry lost it), records each result in an append-only, tamper-evident
+SQLite ledger, renders compliance reports, and files re-certification issues.
+
+Exit codes: 0 healthy, 1 could not complete, 2 usage or configuration error,
+3 completed with findings.`,
+		Example: `  # Inventory of every pointer ever merged, no network:
+  evidence-auditd list --repo ~/src/aicr
+
+  # Check the ledger's hash chain:
+  evidence-auditd ledger verify -c /etc/evidence-auditd/config.yaml`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "configuration file (default $EVIDENCE_AUDITD_CONFIG)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	root.SetHelpTemplate(root.HelpTemplate() + envHelp())
+
+	root.AddCommand(
+		newVersionCommand(),
+		newListCommand(g),
+		newLedgerCommand(g),
+	)
+	return root
+}
+
+// envHelp lists the environment variables under the root --help.
+func envHelp() string {
+	var b strings.Builder
+	b.WriteString("\nEnvironment (each overrides the configuration key it names):\n")
+	for _, v := range config.EnvVars() {
+		fmt.Fprintf(&b, "  %-52s %s\n", v.Name, v.Key)
+	}
+	return "{{if not .HasParent}}" + b.String() + "{{end}}"
+}
+
+// loadConfig resolves the configuration for a subcommand; apply sets the
+// subcommand's flags on top. Problems are usage errors (exit 2).
+func (g *globalFlags) loadConfig(apply func(*config.Config)) (*config.Config, error) {
+	cfg, err := config.Load(g.configPath, os.Getenv)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	if apply != nil {
+		apply(cfg)
+	}
+	if err := cfg.Finalize(); err != nil {
+		return nil, usageErr(fmt.Errorf("configuration: %w", err))
+	}
+	return cfg, nil
+}
+
+// newLogger builds the stderr logger the configuration asks for.
+func newLogger(cfg *config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
