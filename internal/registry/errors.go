@@ -34,9 +34,10 @@ const (
 	// or are unusable: digest mismatch, size limit exceeded, malformed or
 	// unexpected manifest, bad tar.
 	KindIntegrity
-	// KindPolicy: the host is not in registry.allow, needs a scheme it is not
-	// configured for, or resolves to a private network address that is not
-	// allowed (maps to invalid/untrusted-registry).
+	// KindPolicy: the host is not in registry.allow, or is or resolves to a
+	// private network address while those are not allowed (maps to
+	// invalid/untrusted-registry). A scheme the host is not configured for
+	// (plain http without registry.plainHTTP) is KindTransient instead.
 	KindPolicy
 	// KindCanceled: the caller's context was canceled.
 	KindCanceled
@@ -187,6 +188,14 @@ type policyError struct{ msg string }
 
 func (e *policyError) Error() string { return e.msg }
 
+// schemeError is a request refused because its scheme is not the one
+// configured for its host (https, or http for registry.plainHTTP hosts).
+// It is transient, not policy: it tells nothing about the bundle, and a
+// registry that merely failed its TLS handshake must not look untrusted.
+type schemeError struct{ msg string }
+
+func (e *schemeError) Error() string { return e.msg }
+
 // integrityError is bytes that are not what they should be.
 type integrityError struct{ msg string }
 
@@ -256,6 +265,10 @@ func classify(parent context.Context, err error) (kind Kind, status int, code st
 	if errors.As(err, &pe) {
 		return KindPolicy, 0, "", false
 	}
+	var sche *schemeError
+	if errors.As(err, &sche) {
+		return KindTransient, 0, "", false
+	}
 	var ie *integrityError
 	if errors.As(err, &ie) {
 		return KindIntegrity, 0, "", false
@@ -293,10 +306,13 @@ func hintFor(k Kind, status int) string {
 	case KindForbidden:
 		return "the repository may have gone private; check credentials in the Docker config or credential helpers"
 	case KindPolicy:
-		return "add the host to registry.allow, registry.plainHTTP or set registry.allowPrivateNetworks as appropriate"
+		return "the host is outside registry.allow or on a private network (registry.allowPrivateNetworks)"
 	case KindTransient:
 		if status == http.StatusTooManyRequests {
 			return "the registry is rate limiting; lower registry.concurrency"
+		}
+		if status == 0 {
+			return "retried on the next run; a registry that speaks only plain http must be listed in registry.plainHTTP"
 		}
 		return "retried on the next run"
 	case KindNoSignature:

@@ -7,7 +7,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -32,9 +35,10 @@ import (
 // world is an in-process go-containerregistry registry behind httptest,
 // with a fault-injecting middleware in front of it.
 type world struct {
-	srv    *httptest.Server
-	host   string
-	faults *faults
+	registry http.Handler // the registry without faults
+	srv      *httptest.Server
+	host     string
+	faults   *faults
 }
 
 func newWorld(tb testing.TB, referrers bool) *world {
@@ -43,7 +47,7 @@ func newWorld(tb testing.TB, referrers bool) *world {
 	h := ggcr.New(ggcr.Logger(nilLogger()), ggcr.WithReferrersSupport(referrers))
 	srv := httptest.NewServer(f.wrap(h))
 	tb.Cleanup(srv.Close)
-	return &world{srv: srv, host: strings.TrimPrefix(srv.URL, "http://"), faults: f}
+	return &world{registry: h, srv: srv, host: strings.TrimPrefix(srv.URL, "http://"), faults: f}
 }
 
 // modes runs fn against a registry with and without the Referrers API.
@@ -429,3 +433,6 @@ func wantKind(tb testing.TB, err error, want registry.Kind) *registry.FetchError
 }
 
 func sha256Hex(s string) string { return fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(s))) }
+func nilLogger() *log.Logger    { return log.New(io.Discard, "", 0) }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -121,11 +121,11 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	plain := g.o.plainHTTP[host]
 	switch {
 	case req.URL.Scheme == "http" && !plain:
-		return nil, &policyError{msg: fmt.Sprintf("plain http to %s refused (not in registry.plainHTTP)", host)}
+		return nil, &schemeError{msg: fmt.Sprintf("plain http to %s refused (not in registry.plainHTTP)", host)}
 	case req.URL.Scheme == "https" && plain:
-		return nil, &policyError{msg: fmt.Sprintf("https to %s skipped: host is configured for plain http", host)}
+		return nil, &schemeError{msg: fmt.Sprintf("https to %s skipped: host is configured for plain http", host)}
 	case req.URL.Scheme != "http" && req.URL.Scheme != "https":
-		return nil, &policyError{msg: fmt.Sprintf("scheme %q refused", req.URL.Scheme)}
+		return nil, &schemeError{msg: fmt.Sprintf("scheme %q refused", req.URL.Scheme)}
 	}
 	if !g.o.allowPrivate && literalPrivate(host) {
 		return nil, &policyError{msg: fmt.Sprintf("%s is a private network address (registry.allowPrivateNetworks is off)", host)}

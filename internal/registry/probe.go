@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 )
@@ -38,8 +39,8 @@ func (c *Client) Probe(ctx context.Context, ref, digest, layerDigest, referrerDi
 	}
 	if referrerDigest != "" {
 		if err := c.head(ctx, t, "probe referrer", "manifests", referrerDigest); err != nil {
-			if gone, _ := notFound(err); gone {
-				fe := err.(*FetchError)
+			var fe *FetchError
+			if gone, _ := notFound(err); gone && errors.As(err, &fe) {
 				fe.Kind = KindNoSignature
 				fe.Hint = "the signature referrer " + referrerDigest + " is no longer served; run the full path"
 			}
