@@ -49,6 +49,9 @@ func (r *Registry) Delete(ctx context.Context, ref string) error {
 		}
 		switch {
 		case status == http.StatusAccepted || status == http.StatusOK:
+			if i == 0 && validDigest(v) {
+				r.forgetManifest(repo, v)
+			}
 		case status == http.StatusNotFound && i == 0:
 			return fmt.Errorf("delete %s: %w", ref, ErrNotFound)
 		case status == http.StatusNotFound:

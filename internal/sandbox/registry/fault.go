@@ -142,13 +142,18 @@ func writeError(w http.ResponseWriter, status int) {
 	case http.StatusServiceUnavailable:
 		code = "UNAVAILABLE"
 	}
+	writeRegError(w, status, code, fmt.Sprintf("injected fault: %d %s", status, http.StatusText(status)))
+}
+
+// writeRegError writes an OCI distribution error response.
+func writeRegError(w http.ResponseWriter, status int, code, msg string) {
 	type ociErr struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	}
 	body, _ := json.Marshal(struct {
 		Errors []ociErr `json:"errors"`
-	}{[]ociErr{{Code: code, Message: fmt.Sprintf("injected fault: %d %s", status, http.StatusText(status))}}})
+	}{[]ociErr{{Code: code, Message: msg}}})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)

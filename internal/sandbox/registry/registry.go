@@ -46,6 +46,8 @@ type Registry struct {
 	mu     sync.Mutex
 	faults map[string]*activeFault
 	counts map[string]*Counts
+	// referrers indexes manifests with a subject; see referrers.go.
+	referrers referrersIndex
 
 	newConns map[net.Conn]struct{} // connections that have not sent a request yet
 
@@ -71,6 +73,8 @@ func New(opts ...Option) *Registry {
 		closing: make(chan struct{}),
 		faults:  map[string]*activeFault{},
 		counts:  map[string]*Counts{},
+
+		referrers: newReferrersIndex(),
 
 		newConns: map[net.Conn]struct{}{},
 	}
@@ -172,7 +176,20 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if f, ok := r.takeFault(repo); ok && r.serveFault(w, req, f) {
 		return
 	}
-	r.inner.ServeHTTP(w, req)
+	switch {
+	case kind == kindReferrers && r.opts.referrers:
+		r.serveReferrers(w, req, repo)
+	case kind == kindManifests && req.Method == http.MethodPut:
+		r.putManifest(w, req, repo)
+	case kind == kindManifests && req.Method == http.MethodDelete:
+		sw := &statusWriter{ResponseWriter: w}
+		r.inner.ServeHTTP(sw, req)
+		if target := req.URL.Path[strings.LastIndexByte(req.URL.Path, '/')+1:]; sw.status == http.StatusAccepted && validDigest(target) {
+			r.forgetManifest(repo, target)
+		}
+	default:
+		r.inner.ServeHTTP(w, req)
+	}
 }
 
 // route splits an OCI distribution path into repository name and endpoint

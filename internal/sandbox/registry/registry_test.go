@@ -3,18 +3,25 @@ package registry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log"
+	"maps"
 	"net/http"
+	"net/http/httptest"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/registry"
 )
@@ -416,4 +423,158 @@ func TestCloseAbortsDelays(t *testing.T) {
 		t.Errorf("Close took %v with a delayed request in flight", took)
 	}
 	<-done
+}
+
+// putReferrer pushes a manifest with a subject and returns its digest.
+func putReferrer(tb testing.TB, host, repo string, subject v1.Hash, configMT, artifactType, note string) string {
+	tb.Helper()
+	raw := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":%q,`+
+		`"config":{"mediaType":%q,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},`+
+		`"layers":[],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"size":1},`+
+		`"annotations":{"note":%q}}`, artifactType, configMT, subject.String(), note)
+	h, _, _ := v1.SHA256(strings.NewReader(raw))
+	ref, err := name.NewDigest(host + "/" + repo + "@" + h.String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := remote.Put(ref, rawManifest(raw), remote.WithReferrersTagFallback(false)); err != nil {
+		tb.Fatalf("put referrer: %v", err)
+	}
+	return h.String()
+}
+
+type rawManifest string
+
+func (r rawManifest) RawManifest() ([]byte, error) { return []byte(r), nil }
+func (r rawManifest) MediaType() (types.MediaType, error) {
+	return types.OCIManifestSchema1, nil
+}
+
+func referrersOf(tb testing.TB, base, repo string, subject v1.Hash) (int, []v1.Descriptor) {
+	tb.Helper()
+	resp, err := http.Get(base + "/v2/" + repo + "/referrers/" + subject.String() + "?artifactType=x")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, nil
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != string(types.OCIImageIndex) {
+		tb.Errorf("Content-Type %q", ct)
+	}
+	im, err := v1.ParseIndexManifest(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sort.Slice(im.Manifests, func(i, j int) bool { return im.Manifests[i].Digest.String() < im.Manifests[j].Digest.String() })
+	return resp.StatusCode, im.Manifests
+}
+
+// The indexed Referrers API answers exactly what pkg/registry answers.
+func TestReferrersMatchPkgRegistry(t *testing.T) {
+	ours := start(t, registry.WithReferrersAPI(true))
+	upstream := httptest.NewServer(ggcrregistry.New(ggcrregistry.WithReferrersSupport(true), ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	defer upstream.Close()
+	upHost := strings.TrimPrefix(upstream.URL, "http://")
+
+	for _, host := range []string{ours.Host(), upHost} {
+		img, _ := random.Image(64, 1)
+		d, _ := img.Digest()
+		ref, _ := name.NewTag(host + "/owner/evidence:v1")
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+		putReferrer(t, host, "owner/evidence", d, "application/vnd.oci.empty.v1+json", "application/vnd.dev.sigstore.bundle.v0.3+json", "a")
+		putReferrer(t, host, "owner/evidence", d, "application/vnd.example.config", "", "b")
+		putReferrer(t, host, "owner/evidence", v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}, "x/y", "", "other subject")
+	}
+	// Each registry has its own random subject; compare the answers' shapes.
+	for _, tc := range []struct {
+		name string
+		base string
+		host string
+	}{{"ours", ours.URL(), ours.Host()}, {"upstream", upstream.URL, upHost}} {
+		desc, err := remote.Head(mustTag(t, tc.host+"/owner/evidence:v1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, list := referrersOf(t, tc.base, "owner/evidence", desc.Digest)
+		if code != http.StatusOK || len(list) != 2 {
+			t.Fatalf("%s: %d %+v", tc.name, code, list)
+		}
+		got := map[string]string{}
+		for _, d := range list {
+			got[d.Annotations["note"]] = d.ArtifactType
+			if d.MediaType != types.OCIManifestSchema1 || d.Size == 0 {
+				t.Errorf("%s: descriptor %+v", tc.name, d)
+			}
+		}
+		want := map[string]string{"a": "application/vnd.oci.empty.v1+json", "b": "application/vnd.example.config"}
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: artifactTypes %v, want %v (config media types, filter ignored)", tc.name, got, want)
+		}
+		if code, _ := referrersOf(t, tc.base, "nosuch/repo", desc.Digest); code != http.StatusNotFound {
+			t.Errorf("%s: unknown repository: %d, want 404", tc.name, code)
+		}
+		resp, err := http.Get(tc.base + "/v2/owner/evidence/referrers/latest")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: bad digest: %d, want 400", tc.name, resp.StatusCode)
+		}
+	}
+}
+
+func mustTag(tb testing.TB, s string) name.Tag {
+	tb.Helper()
+	t, err := name.NewTag(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return t
+}
+
+func TestReferrersForgetDeleted(t *testing.T) {
+	r := start(t, registry.WithReferrersAPI(true))
+	d := push(t, r, "owner/evidence", "v1")
+	a := putReferrer(t, r.Host(), "owner/evidence", d, "c/a", "", "a")
+	b := putReferrer(t, r.Host(), "owner/evidence", d, "c/b", "", "b")
+
+	// By an HTTP DELETE ...
+	req, _ := http.NewRequest(http.MethodDelete, r.URL()+"/v2/owner/evidence/manifests/"+a, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("DELETE: %d", resp.StatusCode)
+	}
+	if _, list := referrersOf(t, r.URL(), "owner/evidence", d); len(list) != 1 || list[0].Digest.String() != b {
+		t.Errorf("after DELETE: %+v, want only %s", list, b)
+	}
+	// ... and by Delete.
+	if err := r.Delete(context.Background(), "owner/evidence@"+b); err != nil {
+		t.Fatal(err)
+	}
+	if _, list := referrersOf(t, r.URL(), "owner/evidence", d); len(list) != 0 {
+		t.Errorf("after Delete: %+v, want none", list)
+	}
+}
+
+func BenchmarkReferrersProbe(b *testing.B) {
+	r := start(b, registry.WithReferrersAPI(true))
+	d := push(b, r, "owner/evidence", "v1")
+	for i := range 2000 {
+		putReferrer(b, r.Host(), "owner/evidence", v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064x", i)}, "c/x", "", "")
+	}
+	putReferrer(b, r.Host(), "owner/evidence", d, "c/x", "", "")
+	for b.Loop() {
+		if _, list := referrersOf(b, r.URL(), "owner/evidence", d); len(list) != 1 {
+			b.Fatal(list)
+		}
+	}
 }
