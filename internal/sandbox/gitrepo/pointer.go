@@ -1,0 +1,149 @@
+package gitrepo
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// SchemaVersion is the pointer schema PointerYAML writes by default.
+const SchemaVersion = "1.0.0"
+
+// PointerFields are the values of one schema-1.0 pointer (SPEC §2.1).
+// PointerYAML writes exactly what is given: an empty string or zero time
+// omits its key, so malformed pointers can be produced on purpose.
+type PointerFields struct {
+	// SchemaVersion is written as given; empty means SchemaVersion (1.0.0).
+	SchemaVersion string
+	Recipe        string
+	Profile       string // empty omits the key
+	AttestedAt    time.Time
+	OCI           string
+	Digest        string // "sha256:<64 hex>"
+	PredicateType string
+	Identity      string
+	Issuer        string
+	RekorLogIndex *int64 // nil omits the key
+	// Unsigned omits the signer block (a pending pointer).
+	Unsigned bool
+}
+
+// PointerYAML renders p as a pointer file with the key order of the
+// committed AICR pointers (reference/pointers/per-source-v1.yaml: keys
+// sorted at every level).
+func PointerYAML(p PointerFields) []byte {
+	// The single attestation is built with a four-space indent; its first
+	// line then takes the "  - " sequence marker.
+	var item strings.Builder
+	item.Grow(512)
+	if !p.AttestedAt.IsZero() {
+		item.WriteString("    attestedAt: " + p.AttestedAt.UTC().Format(time.RFC3339) + "\n")
+	}
+	item.WriteString("    bundle:\n")
+	keyValue(&item, "      ", "digest", p.Digest)
+	keyValue(&item, "      ", "oci", p.OCI)
+	keyValue(&item, "      ", "predicateType", p.PredicateType)
+	if !p.Unsigned {
+		item.WriteString("    signer:\n")
+		keyValue(&item, "      ", "identity", p.Identity)
+		keyValue(&item, "      ", "issuer", p.Issuer)
+		if p.RekorLogIndex != nil {
+			item.WriteString("      rekorLogIndex: " + strconv.FormatInt(*p.RekorLogIndex, 10) + "\n")
+		}
+	}
+	var b strings.Builder
+	b.Grow(item.Len() + 160)
+	b.WriteString("attestations:\n  - ")
+	b.WriteString(item.String()[4:])
+	keyValue(&b, "", "profile", p.Profile)
+	keyValue(&b, "", "recipe", p.Recipe)
+	sv := p.SchemaVersion
+	if sv == "" {
+		sv = SchemaVersion
+	}
+	keyValue(&b, "", "schemaVersion", sv)
+	return []byte(b.String())
+}
+
+// keyValue writes "indent key: value" unless value is empty.
+func keyValue(b *strings.Builder, indent, key, value string) {
+	if value == "" {
+		return
+	}
+	b.WriteString(indent)
+	b.WriteString(key)
+	b.WriteString(": ")
+	b.WriteString(scalar(value))
+	b.WriteByte('\n')
+}
+
+// PerSourcePath is the current layout's path of a pointer (SPEC §2.1):
+// recipes/evidence/<recipe>/<source>/<digest with ':' as '-'>.yaml, where
+// source is the signer slug (see sourceSlug).
+func PerSourcePath(recipe, issuer, identity, digest string) string {
+	return "recipes/evidence/" + recipe + "/" + sourceSlug(issuer, identity) + "/" +
+		strings.ReplaceAll(digest, ":", "-") + ".yaml"
+}
+
+// FlatPath is the legacy layout's path of recipe's single, edited-in-place
+// pointer: recipes/evidence/<recipe>.yaml.
+func FlatPath(recipe string) string {
+	return "recipes/evidence/" + recipe + ".yaml"
+}
+
+// sourceSlug is the first 32 lowercase hex characters of
+// sha256(issuer + "\n" + identity) (SPEC §2.1). It duplicates
+// evidence.SourceSlug on purpose, so that the generator does not depend on
+// the code it produces input for.
+func sourceSlug(issuer, identity string) string {
+	sum := sha256.Sum256([]byte(issuer + "\n" + identity))
+	return hex.EncodeToString(sum[:16])
+}
+
+// scalar renders s as a YAML scalar for a block mapping value: plain when
+// that reads back as the same string, quoted otherwise.
+func scalar(s string) string {
+	if plainSafe(s) {
+		return s
+	}
+	if strings.ContainsAny(s, "\n\r") {
+		return strconv.Quote(s)
+	}
+	out, err := yaml.Marshal(s)
+	if err != nil {
+		return strconv.Quote(s)
+	}
+	return strings.TrimSuffix(string(out), "\n")
+}
+
+// plainSafe is a fast, conservative test for strings that YAML reads back
+// as themselves without quotes: starts with a letter, has no indicator or
+// space characters, and is not a boolean or null word.
+func plainSafe(s string) bool {
+	if s == "" {
+		return false
+	}
+	c := s[0]
+	if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("._/@+=~-", c) >= 0:
+		case c == ':' && i < len(s)-1:
+		default:
+			return false
+		}
+	}
+	switch strings.ToLower(s) {
+	case "true", "false", "yes", "no", "on", "off", "y", "n", "null":
+		return false
+	}
+	return true
+}
