@@ -1,13 +1,13 @@
 package gitrepo
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 )
 
 // SchemaVersion is the pointer schema PointerYAML writes by default.
@@ -83,9 +83,9 @@ func keyValue(b *strings.Builder, indent, key, value string) {
 
 // PerSourcePath is the current layout's path of a pointer (SPEC §2.1):
 // recipes/evidence/<recipe>/<source>/<digest with ':' as '-'>.yaml, where
-// source is the signer slug (see sourceSlug).
+// source is the signer slug (evidence.SourceSlug).
 func PerSourcePath(recipe, issuer, identity, digest string) string {
-	return "recipes/evidence/" + recipe + "/" + sourceSlug(issuer, identity) + "/" +
+	return "recipes/evidence/" + recipe + "/" + evidence.SourceSlug(issuer, identity) + "/" +
 		strings.ReplaceAll(digest, ":", "-") + ".yaml"
 }
 
@@ -93,15 +93,6 @@ func PerSourcePath(recipe, issuer, identity, digest string) string {
 // pointer: recipes/evidence/<recipe>.yaml.
 func FlatPath(recipe string) string {
 	return "recipes/evidence/" + recipe + ".yaml"
-}
-
-// sourceSlug is the first 32 lowercase hex characters of
-// sha256(issuer + "\n" + identity) (SPEC §2.1). It duplicates
-// evidence.SourceSlug on purpose, so that the generator does not depend on
-// the code it produces input for.
-func sourceSlug(issuer, identity string) string {
-	sum := sha256.Sum256([]byte(issuer + "\n" + identity))
-	return hex.EncodeToString(sum[:16])
 }
 
 // scalar renders s as a YAML scalar for a block mapping value: plain when
