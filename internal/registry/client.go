@@ -280,7 +280,11 @@ func (c *Client) fetch(ctx context.Context, t target, method, rawURL string, acc
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() {
+		// Drain a little so the connection can be reused.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, errBodyLimit))
+		resp.Body.Close()
+	}()
 	good := false
 	for _, s := range ok {
 		if resp.StatusCode == s {
