@@ -14,6 +14,9 @@ const (
 	AnnotationCertificate = "dev.sigstore.cosign/certificate"
 	AnnotationChain       = "dev.sigstore.cosign/chain"
 	AnnotationBundle      = "dev.sigstore.cosign/bundle"
+	// AnnotationPredicateType names the statement's predicate type, as
+	// cosign attest sets it.
+	AnnotationPredicateType = "predicateType"
 	// LegacyLayerMediaType is the media type of cosign's DSSE attestation layer.
 	LegacyLayerMediaType = "application/vnd.dsse.envelope.v1+json"
 )
@@ -29,7 +32,8 @@ type Legacy struct {
 	// Bundle is cosign's Rekor bundle JSON (annotation AnnotationBundle):
 	// {"SignedEntryTimestamp", "Payload": {body, integratedTime, logIndex, logID}}.
 	Bundle []byte
-	// Annotations holds the three annotations above by key.
+	// Annotations holds the layer annotations by key: the three above and
+	// AnnotationPredicateType when the statement names one.
 	Annotations map[string]string
 	Info        SignedInfo
 }
@@ -68,16 +72,23 @@ func (s *Signer) SignLegacy(statement []byte, id ca.Identity, at time.Time) (*Le
 		return nil, fmt.Errorf("sign legacy: encode bundle: %w", err)
 	}
 	certPEM, chainPEM := ca.CertPEM(sd.cert), s.ca.ChainPEM()
+	ann := map[string]string{
+		AnnotationCertificate: string(certPEM),
+		AnnotationChain:       string(chainPEM),
+		AnnotationBundle:      string(b),
+	}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+	}
+	if json.Unmarshal(statement, &st) == nil && st.PredicateType != "" {
+		ann[AnnotationPredicateType] = st.PredicateType
+	}
 	return &Legacy{
-		Envelope: sd.envelope,
-		CertPEM:  certPEM,
-		ChainPEM: chainPEM,
-		Bundle:   b,
-		Annotations: map[string]string{
-			AnnotationCertificate: string(certPEM),
-			AnnotationChain:       string(chainPEM),
-			AnnotationBundle:      string(b),
-		},
-		Info: sd.info(),
+		Envelope:    sd.envelope,
+		CertPEM:     certPEM,
+		ChainPEM:    chainPEM,
+		Bundle:      b,
+		Annotations: ann,
+		Info:        sd.info(),
 	}, nil
 }

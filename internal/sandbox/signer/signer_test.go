@@ -461,6 +461,9 @@ func TestSignLegacy(t *testing.T) {
 	if !strings.Contains(lg.Annotations[signer.AnnotationChain], "BEGIN CERTIFICATE") || lg.Annotations[signer.AnnotationCertificate] != string(lg.CertPEM) {
 		t.Errorf("certificate annotations missing")
 	}
+	if got, want := lg.Annotations[signer.AnnotationPredicateType], "https://aicr.run/recipe-evidence/v3"; got != want {
+		t.Errorf("predicateType annotation = %q, want %q", got, want)
+	}
 	if got := s.Log().Search("sha256:" + hex.EncodeToString(digest)); len(got) != 1 {
 		t.Errorf("index search by subject digest = %v, want one entry", got)
 	}
