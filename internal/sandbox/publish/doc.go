@@ -23,13 +23,22 @@
 // [BuildSummary] is a pure function of its [SummarySpec]: tar headers carry
 // AttestedAt as their time, mode 0644, uid/gid 0 and no user names; the gzip
 // header has no name and no time; JSON is written from structs and sorted
-// maps. The same spec gives the same layer and manifest digests.
+// maps. The same spec gives the same layer and manifest digests (with the
+// same Go version: compress/flate output is not guaranteed across releases,
+// so never pin a digest in a fixture without the bytes).
 //
 // # Signing
 //
 // publish does not sign. [Publish] hands the signed statement to a
 // [StatementSigner] (the sandbox signer: CA, DSSE, transparency log) and
 // treats the returned Sigstore bundle as opaque bytes.
+//
+// # Publishing many
+//
+// [Publish] is one-shot. A [Publisher] reused across calls skips the
+// per-call version check and blob existence checks go-containerregistry
+// would repeat, which matters when generating 10 000 pointers
+// (BenchmarkBuildAndPublish).
 //
 // # Bad cases
 //

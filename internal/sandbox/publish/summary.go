@@ -371,7 +371,7 @@ func (s *Summary) Statement(repository string) []byte {
 // mode 0644, owner 0:0, modification time at, no gzip name or time.
 func tarGzip(files []File, at time.Time) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}
