@@ -30,8 +30,8 @@ const (
 
 // Attestation kinds and discovery routes.
 const (
-	KindSigstoreBundle = "sigstore-bundle"
-	KindCosignLegacy   = "cosign-legacy"
+	AttestationSigstoreBundle = "sigstore-bundle"
+	AttestationCosignLegacy   = "cosign-legacy"
 
 	ViaReferrersAPI = "referrers-api"
 	ViaTagSchema    = "tag-schema"
@@ -42,13 +42,13 @@ const (
 // fetched size-bounded and digest-verified but not verified
 // cryptographically.
 type Attestation struct {
-	// Kind is KindSigstoreBundle or KindCosignLegacy.
+	// Kind is AttestationSigstoreBundle or AttestationCosignLegacy.
 	Kind string
-	// BundleJSON is the Sigstore bundle (Kind == KindSigstoreBundle).
+	// BundleJSON is the Sigstore bundle (Kind == AttestationSigstoreBundle).
 	BundleJSON []byte
 	// BundleMediaType is the bundle layer's media type as pushed.
 	BundleMediaType string
-	// Legacy holds the DSSE layers of a cosign .att image (Kind == KindCosignLegacy).
+	// Legacy holds the DSSE layers of a cosign .att image (Kind == AttestationCosignLegacy).
 	Legacy []LegacyLayer
 	// ReferrerDigest is the digest of the manifest that carried the
 	// signature: the referrer manifest, or the .att manifest as fetched.
@@ -301,7 +301,7 @@ func (c *Client) pickBundle(ctx context.Context, t target, subject string, descs
 		return nil, err
 	}
 	a := &Attestation{
-		Kind:            KindSigstoreBundle,
+		Kind:            AttestationSigstoreBundle,
 		BundleJSON:      body,
 		BundleMediaType: best.layer.MediaType,
 		ReferrerDigest:  best.digest,
@@ -332,7 +332,7 @@ func (c *Client) legacyAttestation(ctx context.Context, t target, tag string) (*
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, bad("malformed manifest: %v", err)
 	}
-	a := &Attestation{Kind: KindCosignLegacy, Via: ViaCosignAtt, ReferrerDigest: sha256Digest(raw)}
+	a := &Attestation{Kind: AttestationCosignLegacy, Via: ViaCosignAtt, ReferrerDigest: sha256Digest(raw)}
 	for _, l := range m.Layers {
 		if strings.ToLower(l.MediaType) != MediaTypeDSSEEnvelope {
 			continue

@@ -38,8 +38,8 @@ func TestFindSigstoreBundle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("FindSigstoreBundle: %v", err)
 		}
-		if got.Kind != registry.KindSigstoreBundle {
-			t.Errorf("kind: got %s, want %s", got.Kind, registry.KindSigstoreBundle)
+		if got.Kind != registry.AttestationSigstoreBundle {
+			t.Errorf("kind: got %s, want %s", got.Kind, registry.AttestationSigstoreBundle)
 		}
 		if got.ReferrerDigest != want {
 			t.Errorf("referrer: got %s, want %s (sbom %s, two-layer %s)", got.ReferrerDigest, want, sbom, twoLayers)
@@ -133,8 +133,8 @@ func TestFindSigstoreBundleLegacyAtt(t *testing.T) {
 		if err != nil {
 			t.Fatalf("FindSigstoreBundle: %v", err)
 		}
-		if got.Kind != registry.KindCosignLegacy || got.Via != registry.ViaCosignAtt {
-			t.Fatalf("got kind %s via %s, want %s via %s", got.Kind, got.Via, registry.KindCosignLegacy, registry.ViaCosignAtt)
+		if got.Kind != registry.AttestationCosignLegacy || got.Via != registry.ViaCosignAtt {
+			t.Fatalf("got kind %s via %s, want %s via %s", got.Kind, got.Via, registry.AttestationCosignLegacy, registry.ViaCosignAtt)
 		}
 		if got.ReferrerDigest != attDigest.String() {
 			t.Errorf("referrer digest: got %s, want %s", got.ReferrerDigest, attDigest)
