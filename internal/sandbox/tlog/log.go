@@ -287,6 +287,7 @@ func (l *Log) Append(pe models.ProposedEntry, integratedTime time.Time) (*Entry,
 	}
 	l.records = append(l.records, r)
 	l.tree.appendLeaf(leaf)
+	clear(l.cp) // only the newest tree's checkpoint is served again
 	l.byLeaf[uuid] = idx
 	for _, k := range keys {
 		k = strings.ToLower(k)
