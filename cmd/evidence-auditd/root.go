@@ -37,6 +37,15 @@ Exit codes: 0 healthy, 1 could not complete, 2 usage or configuration error,
   evidence-auditd ledger verify -c /etc/evidence-auditd/config.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// With Args set, cobra hands unknown subcommands to us instead of
+		// failing in Find, so they become usage errors (exit 2).
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr(fmt.Errorf("unknown command %q (see evidence-auditd --help)", args[0]))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "configuration file (default $EVIDENCE_AUDITD_CONFIG)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
