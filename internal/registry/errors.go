@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"io"
 	"net"
 	"net/http"
@@ -147,8 +148,24 @@ func (e *FetchError) Error() string {
 // Unwrap returns the cause.
 func (e *FetchError) Unwrap() error { return e.Err }
 
-// Is matches the sentinel of e.Kind.
-func (e *FetchError) Is(target error) bool { return target == e.Kind.Sentinel() }
+// Is matches the sentinel of e.Kind, and the audit package's sentinel of
+// the same class, so the auditor classifies fetches without knowing this
+// package's types.
+func (e *FetchError) Is(target error) bool {
+	return target == e.Kind.Sentinel() || target == audit.ErrFetch || target == auditSentinels[e.Kind]
+}
+
+// auditSentinels maps each Kind to the audit port's error class.
+var auditSentinels = map[Kind]error{
+	KindTransient:   audit.ErrTransient,
+	KindGone:        audit.ErrGone,
+	KindForbidden:   audit.ErrForbidden,
+	KindIntegrity:   audit.ErrIntegrity,
+	KindPolicy:      audit.ErrPolicy,
+	KindCanceled:    audit.ErrCanceled,
+	KindNoSignature: audit.ErrNoSignature,
+	KindInvalidRef:  audit.ErrBadReference,
+}
 
 // KindOf returns the Kind of err: the Kind of the first *FetchError in its
 // chain, KindCanceled for a bare context.Canceled, and KindTransient for

@@ -73,6 +73,7 @@ type options struct {
 	timeout      time.Duration
 	retry        RetryPolicy
 	limits       Limits
+	tar          TarLimits
 	rt           http.RoundTripper
 	keychain     authn.Keychain
 	sleep        func(context.Context, time.Duration) error
@@ -265,6 +266,18 @@ func WithMaxReferrers(n int) Option {
 func WithUserAgent(ua string) Option {
 	return func(o *options) error {
 		o.userAgent = ua
+		return nil
+	}
+}
+
+// WithTarLimits bounds the extraction of the summary layer in Fetch; zero
+// fields take the ExtractLayer defaults.
+func WithTarLimits(l TarLimits) Option {
+	return func(o *options) error {
+		if l.MaxEntries < 0 || l.MaxEntrySize < 0 || l.MaxTotalSize < 0 {
+			return errors.New("registry: tar limits must not be negative")
+		}
+		o.tar = l
 		return nil
 	}
 }
