@@ -22,6 +22,10 @@ type BundleRecord struct {
 	VerifiedAt      time.Time
 	LogIndex        int64 // transparency log index; -1 when unknown
 	IntegratedTime  time.Time
+	// LayerDigest and ReferrerDigest are what the fast path probes: the
+	// summary's layer and the manifest that carried the signature.
+	LayerDigest    string
+	ReferrerDigest string
 
 	// FirstVerifiedAt is when the cached copy was stored (read-only; set by Bundle).
 	FirstVerifiedAt time.Time
@@ -54,9 +58,11 @@ func (d *DB) PutBundle(ctx context.Context, b BundleRecord) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO bundle_verifications
-			(digest, trust_root, verifier_version, verified_at, log_index, integrated_time, bundle_sha256)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			b.Digest, b.TrustRoot, b.VerifierVersion, fmtTime(b.VerifiedAt), b.LogIndex, fmtTime(b.IntegratedTime), bundleSum)
+			(digest, trust_root, verifier_version, verified_at, log_index, integrated_time, bundle_sha256,
+			 layer_digest, referrer_digest)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			b.Digest, b.TrustRoot, b.VerifierVersion, fmtTime(b.VerifiedAt), b.LogIndex, fmtTime(b.IntegratedTime), bundleSum,
+			b.LayerDigest, b.ReferrerDigest)
 		return err
 	})
 	if err != nil {
@@ -73,11 +79,13 @@ func (d *DB) Bundle(ctx context.Context, digest string) (rec *BundleRecord, ok b
 		var created, verified, integrated string
 		e := tx.QueryRowContext(ctx, `SELECT b.digest, b.sigstore_bundle, b.statement, b.created_at,
 				v.trust_root, v.verifier_version, v.verified_at, v.log_index, v.integrated_time,
+				v.layer_digest, v.referrer_digest,
 				(SELECT count(*) FROM bundle_verifications WHERE digest = b.digest)
 			FROM bundles b JOIN bundle_verifications v ON v.digest = b.digest
 			WHERE b.digest = ? ORDER BY v.id DESC LIMIT 1`, digest).Scan(
 			&b.Digest, &b.SigstoreBundle, &b.Statement, &created,
-			&b.TrustRoot, &b.VerifierVersion, &verified, &b.LogIndex, &integrated, &b.Verifications)
+			&b.TrustRoot, &b.VerifierVersion, &verified, &b.LogIndex, &integrated,
+			&b.LayerDigest, &b.ReferrerDigest, &b.Verifications)
 		if errors.Is(e, sql.ErrNoRows) {
 			return nil
 		}
