@@ -1,0 +1,243 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
+)
+
+// auditOne decides one pointer version's verdict (SPEC §3). It never
+// returns an error: everything that can go wrong with one pointer is a
+// result.
+func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) Result {
+	res := r.base(v, opts)
+	info, p := Describe(v, opts.EvidenceDir, opts.Allowlist)
+	res.Recipe = info.Recipe
+	res.BundleDigest = info.BundleDigest
+	if info.RekorLogIndex != nil {
+		res.RekorLogIndex = *info.RekorLogIndex
+	}
+	if pre, ok := precheck(info); ok {
+		res.Verdict, res.Class, res.Detail, res.Hint = Invalid, pre.class, pre.detail, pre.hint
+		res.Checks = append(res.Checks, Check{Name: "pointer", Status: CheckFail, Detail: pre.detail})
+		r.finishAge(&res, v, p, nil, opts)
+		return res
+	}
+	res.Checks = append(res.Checks, Check{Name: "pointer", Status: CheckPass, Detail: "schema, placement and signer block"})
+	if opts.Policy.FailUnlisted && info.Signer != nil && info.Signer.Class == string(evidence.SignerUnlisted) {
+		res.Verdict, res.Class = Invalid, ClassIdentity
+		res.Detail = fmt.Sprintf("signer %s (%s) is not on the allowlist and policy.failUnlisted is set", info.Signer.Identity, info.Signer.Issuer)
+		res.Hint = "add the signer to recipes/evidence/allowlist.yaml, or re-sign with a listed identity"
+		r.finishAge(&res, v, p, nil, opts)
+		return res
+	}
+	want := Expectation{Pointer: p, Path: v.Key.Path}
+	a := p.Attestations[0]
+
+	if !opts.Deep {
+		if fast, ok := r.fastPath(ctx, v, a.Bundle, opts); ok {
+			return fast
+		}
+	}
+
+	res.Deep = true
+	ev, err := r.Source.Fetch(ctx, a.Bundle.OCI, a.Bundle.Digest)
+	if err != nil {
+		ver := r.fetchFailure(ctx, want, err)
+		r.apply(&res, ver)
+		r.finishAge(&res, v, p, &ver, opts)
+		return res
+	}
+	res.Checks = append(res.Checks, Check{Name: "fetch", Status: CheckPass,
+		Detail: fmt.Sprintf("manifest, layer and signature (%s, via %s) fetched by digest", ev.Signature.Kind, ev.Signature.Via)})
+	ver := r.Verifier.Verify(ev, want)
+	r.apply(&res, ver)
+	res.VerifiedVia = ViaOCI
+	if ver.Verdict.Healthy() && len(ver.BundleJSON) > 0 {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		// The cache is what lets a later run judge a deleted bundle against
+		// exactly what was signed; a failure to keep it is worth a check
+		// entry, not a different verdict.
+		if err := r.Ledger.CacheBundle(cctx, CachedBundle{
+			Digest: a.Bundle.Digest, BundleJSON: ver.BundleJSON, StatementJSON: ver.StatementJSON,
+			TrustRoot: r.Verifier.TrustRoot(), VerifierVersion: r.Verifier.Version(), VerifiedAt: res.CheckedAt,
+			LogIndex: ver.LogIndex, IntegratedTime: ver.IntegratedTime,
+			LayerDigest: ev.LayerDigest, ReferrerDigest: ev.Signature.ReferrerDigest,
+		}); err != nil {
+			res.Checks = append(res.Checks, Check{Name: "cache", Status: CheckWarn, Detail: "bundle not cached: " + err.Error()})
+		}
+	}
+	r.finishAge(&res, v, p, &ver, opts)
+	return res
+}
+
+// base fills what every result of v carries.
+func (r *Runner) base(v PointerVersion, opts Options) Result {
+	return Result{
+		Key:           v.Key,
+		RekorLogIndex: -1,
+		VerifiedVia:   ViaNone,
+		CheckedAt:     r.now().UTC(),
+	}
+}
+
+type precheckResult struct {
+	class        Class
+	detail, hint string
+}
+
+// precheck turns what is wrong in the pointer file itself into a verdict,
+// most fundamental first: schema, placement, then unsigned.
+func precheck(info PointerInfo) (precheckResult, bool) {
+	for _, want := range []string{"schema", "placement", "unsigned"} {
+		var details []string
+		for _, p := range info.Problems {
+			if p.Class != want {
+				continue
+			}
+			d := p.Detail
+			if p.Field != "" {
+				d = p.Field + ": " + d
+			}
+			details = append(details, d)
+		}
+		if len(details) == 0 {
+			continue
+		}
+		detail := strings.Join(details, "; ")
+		switch want {
+		case "schema":
+			return precheckResult{ClassSchema, "malformed pointer: " + detail, "fix the pointer file; `evidence-auditd verify FILE` shows every check"}, true
+		case "placement":
+			return precheckResult{ClassPlacement, "pointer is not where its content says it belongs: " + detail,
+				"per-source pointers live at recipes/evidence/<recipe>/<source>/<digest>.yaml, <source> derived from the signer"}, true
+		default:
+			return precheckResult{ClassSignature, "unsigned pointer on the audited branch: pending evidence must never be merged",
+				"sign the bundle and add the signer block, or revert the merge"}, true
+		}
+	}
+	return precheckResult{}, false
+}
+
+// fastPath reuses the last full verification when nothing that decides it
+// changed (bundle digest, trusted root, verifier version) and it is recent
+// enough, and only probes that the bytes are still served (DESIGN "fast
+// path"). ok is false when the full path must run.
+func (r *Runner) fastPath(ctx context.Context, v PointerVersion, b evidence.Bundle, opts Options) (Result, bool) {
+	last, ok, err := r.Ledger.LastVerification(ctx, v.Key, b.Digest)
+	if err != nil || !ok || !last.Result.Verdict.Healthy() {
+		return Result{}, false
+	}
+	if last.TrustRoot != r.Verifier.TrustRoot() || last.VerifierVersion != r.Verifier.Version() ||
+		last.LayerDigest == "" || last.ReferrerDigest == "" {
+		return Result{}, false
+	}
+	now := r.now()
+	if opts.Policy.DeepEvery <= 0 || now.Sub(last.VerifiedAt) >= opts.Policy.DeepEvery {
+		return Result{}, false
+	}
+	err = r.Source.Probe(ctx, b.OCI, b.Digest, last.LayerDigest, last.ReferrerDigest)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrTransient), errors.Is(err, ErrCanceled):
+		res := r.base(v, opts)
+		res.Recipe, res.BundleDigest, res.RekorLogIndex = last.Result.Recipe, b.Digest, last.Result.RekorLogIndex
+		ver := classifyFetch(err)
+		r.apply(&res, ver)
+		res.AttestedAt, res.AttestedAtSource, res.Age = last.Result.AttestedAt, last.Result.AttestedAtSource, opts.Policy.AgeAt(last.Result.AttestedAt, opts.AsOf)
+		return res, true
+	default:
+		return Result{}, false // gone, forbidden or changed: decide on the full path
+	}
+	res := last.Result
+	res.CheckedAt = now.UTC()
+	res.Deep = false
+	res.VerifiedVia = ViaCache
+	res.Age = opts.Policy.AgeAt(res.AttestedAt, opts.AsOf)
+	res.Checks = []Check{{Name: "probe", Status: CheckPass,
+		Detail: fmt.Sprintf("manifest, layer and signature still served; full verification of %s reused", last.VerifiedAt.UTC().Format("2006-01-02"))}}
+	return res, true
+}
+
+// fetchFailure decides the verdict when the registry did not deliver.
+func (r *Runner) fetchFailure(ctx context.Context, want Expectation, err error) Verification {
+	lost := errors.Is(err, ErrGone) || errors.Is(err, ErrForbidden)
+	if lost && r.Fallback != nil {
+		return r.Fallback.Prove(ctx, want, err)
+	}
+	return classifyFetch(err)
+}
+
+// classifyFetch maps a fetch error to a verdict (SPEC §3; DESIGN "registry").
+func classifyFetch(err error) Verification {
+	v := Verification{Verdict: Invalid, LogIndex: -1}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, ErrCanceled) || errors.Is(err, context.Canceled):
+		v.Verdict, v.Class, v.Detail = NoVerdict, ClassCanceled, "canceled: "+msg
+	case errors.Is(err, ErrTransient) || errors.Is(err, context.DeadlineExceeded):
+		v.Verdict, v.Class, v.Detail = NoVerdict, ClassTransient, "registry unavailable, retried next run: "+msg
+	case errors.Is(err, ErrGone):
+		v.Class, v.Detail = ClassNotFound, "the registry no longer serves the bundle and no transparency-log proof was obtained: "+msg
+		v.Hint = "re-publish the bundle, or re-certify the recipe"
+	case errors.Is(err, ErrForbidden):
+		v.Class, v.Detail = ClassForbidden, "the registry refuses access to the bundle: "+msg
+		v.Hint = "the namespace may have gone private; ask the publisher to make it public or re-publish"
+	case errors.Is(err, ErrPolicy):
+		v.Class, v.Detail = ClassUntrustedRegistry, "registry not allowed by policy: "+msg
+		v.Hint = "see registry.allow and registry.allowPrivateNetworks"
+	case errors.Is(err, ErrNoSignature):
+		v.Class, v.Detail = ClassSignature, "the bundle is served but no signature is attached: "+msg
+	case errors.Is(err, ErrBadReference):
+		v.Class, v.Detail = ClassSchema, "unusable bundle locator: "+msg
+	case errors.Is(err, ErrIntegrity):
+		v.Class, v.Detail = ClassIntegrity, "the registry served bytes that do not match the pinned digest or limits: "+msg
+	default:
+		// An unclassified error proves nothing about the evidence.
+		v.Verdict, v.Class, v.Detail = NoVerdict, ClassTransient, "could not fetch: "+msg
+	}
+	v.Checks = []Check{{Name: "fetch", Status: CheckFail, Detail: v.Detail}}
+	return v
+}
+
+// apply copies a verification's verdict and facts into res.
+func (r *Runner) apply(res *Result, ver Verification) {
+	res.Verdict, res.Class, res.Detail, res.Hint = ver.Verdict, ver.Class, ver.Detail, ver.Hint
+	res.Checks = append(res.Checks, ver.Checks...)
+	if ver.LogIndex >= 0 && ver.Verdict != NoVerdict {
+		res.RekorLogIndex = ver.LogIndex
+	}
+	res.Phases = ver.Phases
+	if ver.Verdict == RekorOnly {
+		res.VerifiedVia = ViaRekor
+	}
+}
+
+// finishAge measures the result's age from the most trustworthy timestamp
+// available (SPEC §3): the signed attestedAt only once the signature
+// verified, then the log's integrated time, the pointer's field, the commit.
+func (r *Runner) finishAge(res *Result, v PointerVersion, p *evidence.Pointer, ver *Verification, opts Options) {
+	var ts Timestamps
+	if ver != nil {
+		if ver.Verdict.Healthy() || (ver.Verdict == Invalid && ver.Class == ClassLegacyPredicate) {
+			ts.Signed = ver.SignedAt
+		}
+		if ver.Verdict != NoVerdict {
+			ts.Log = ver.IntegratedTime
+		}
+	}
+	if p != nil && len(p.Attestations) == 1 {
+		ts.Pointer = p.Attestations[0].AttestedAt
+	}
+	ts.Commit = v.AddedAt
+	res.AttestedAt, res.AttestedAtSource = ts.MostTrusted()
+	res.Age = opts.Policy.AgeAt(res.AttestedAt, opts.AsOf)
+	if res.Detail == "" {
+		res.Detail = string(res.Verdict)
+	}
+}

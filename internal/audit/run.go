@@ -1,0 +1,217 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
+)
+
+// Ledger is what a run needs from the ledger; internal/ledger satisfies it.
+type Ledger interface {
+	// AppendResult chains one result into the run.
+	AppendResult(ctx context.Context, runID int64, r Result) (int64, error)
+	// LastVerification returns the newest full verification of key whose
+	// bundle digest is digest, for the fast path.
+	LastVerification(ctx context.Context, key VersionKey, digest string) (LastVerification, bool, error)
+	// CacheBundle keeps the Sigstore bundle and statement of a verified
+	// bundle (SPEC §6).
+	CacheBundle(ctx context.Context, b CachedBundle) error
+}
+
+// LastVerification is the reference the fast path compares against.
+type LastVerification struct {
+	Result          Result // the newest deep result for the pointer version
+	TrustRoot       string
+	VerifierVersion string
+	VerifiedAt      time.Time
+	LayerDigest     string
+	ReferrerDigest  string
+}
+
+// CachedBundle is what the ledger keeps of a verified bundle.
+type CachedBundle struct {
+	Digest          string
+	BundleJSON      []byte
+	StatementJSON   []byte
+	TrustRoot       string
+	VerifierVersion string
+	VerifiedAt      time.Time
+	LogIndex        int64
+	IntegratedTime  time.Time
+	LayerDigest     string
+	ReferrerDigest  string
+}
+
+// Fallback proves what the transparency log still shows when the registry
+// lost a bundle (SPEC §1.3). It returns a Verification whose verdict is
+// RekorOnly, Invalid (not-found, signature, identity) or NoVerdict.
+type Fallback interface {
+	Prove(ctx context.Context, want Expectation, lost error) Verification
+}
+
+// Runner audits pointer versions. Source, Verifier and Ledger are required;
+// Fallback is optional (without it, lost bytes are invalid/not-found).
+type Runner struct {
+	Source   Source
+	Verifier Verifier
+	Ledger   Ledger
+	Fallback Fallback
+	// Now is the wall clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Options configure one run.
+type Options struct {
+	RunID       int64
+	AsOf        time.Time // ages are measured here; zero means Now
+	Deep        bool      // full verification of every pointer, no fast path
+	Concurrency int       // pointers in flight; <1 means 1
+	EvidenceDir string
+	Allowlist   *evidence.Allowlist
+	Policy      Policy
+	// Done lists versions that already have a result in this run (a resumed
+	// run); they are skipped.
+	Done map[VersionKey]bool
+	// Progress, when set, is called after each recorded result.
+	Progress func(done, total int)
+}
+
+// Summary counts what a run decided.
+type Summary struct {
+	Pointers  int
+	ByVerdict map[Verdict]int
+	ByAge     map[Age]int
+	Recipes   []RecipeStatus
+	Results   []Result
+	// Complete is false when the run was canceled before every pointer had
+	// a decided result.
+	Complete bool
+}
+
+// Findings reports whether the run has findings for exit code 3 (SPEC §4):
+// any rekor-only or invalid verdict, or a recipe past the expiry cutoff.
+func (s *Summary) Findings() bool {
+	if s.ByVerdict[RekorOnly] > 0 || s.ByVerdict[Invalid] > 0 {
+		return true
+	}
+	for _, r := range s.Recipes {
+		if r.Reason == ReasonExpired {
+			return true
+		}
+	}
+	return false
+}
+
+// Run audits versions and records each result as it completes, so a killed
+// run loses nothing it finished. prior holds results recorded by an earlier
+// attempt of the same run (resume); they count in the summary. A canceled
+// context records every pointer not yet decided as no-verdict/canceled and
+// returns the summary with Complete false, not an error. An error means the
+// run could not go on (the ledger failed).
+func (r *Runner) Run(ctx context.Context, versions []PointerVersion, prior []Result, opts Options) (*Summary, error) {
+	if r.Source == nil || r.Verifier == nil || r.Ledger == nil {
+		return nil, errors.New("audit: runner needs a source, a verifier and a ledger")
+	}
+	if opts.AsOf.IsZero() {
+		opts.AsOf = r.now()
+	}
+	if opts.Concurrency < 1 {
+		opts.Concurrency = 1
+	}
+	var todo []PointerVersion
+	for _, v := range versions {
+		if !opts.Done[v.Key] {
+			todo = append(todo, v)
+		}
+	}
+
+	var (
+		mu      sync.Mutex
+		results = append([]Result(nil), prior...)
+		done    = len(prior)
+		total   = len(prior) + len(todo)
+	)
+	record := func(res Result) error {
+		// Record even when the run is being canceled: a decided result must
+		// not be lost (SPEC §6), and canceled ones are how the run says so.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if _, err := r.Ledger.AppendResult(wctx, opts.RunID, res); err != nil {
+			return fmt.Errorf("record %s: %w", res.Key, err)
+		}
+		mu.Lock()
+		results = append(results, res)
+		done++
+		d := done
+		mu.Unlock()
+		if opts.Progress != nil {
+			opts.Progress(d, total)
+		}
+		return nil
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Concurrency)
+	for _, v := range todo {
+		if gctx.Err() != nil {
+			if ctx.Err() == nil {
+				break // a ledger failure stopped the group; g.Wait reports it
+			}
+			if err := record(r.canceled(v, opts)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		g.Go(func() error {
+			return record(r.auditOne(gctx, v, opts))
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	s := &Summary{
+		Pointers:  len(results),
+		ByVerdict: map[Verdict]int{},
+		ByAge:     map[Age]int{},
+		Results:   results,
+		Complete:  true,
+	}
+	live := map[VersionKey]bool{}
+	for _, v := range versions {
+		if v.RemovedCommit == "" {
+			live[v.Key] = true
+		}
+	}
+	for _, res := range results {
+		s.ByVerdict[res.Verdict]++
+		s.ByAge[res.Age]++
+		if res.Verdict == NoVerdict && res.Class == ClassCanceled {
+			s.Complete = false
+		}
+	}
+	s.Recipes = RecipeStatuses(results, live)
+	return s, nil
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// canceled is the result of a pointer the run never got to.
+func (r *Runner) canceled(v PointerVersion, opts Options) Result {
+	res := r.base(v, opts)
+	res.Verdict, res.Class = NoVerdict, ClassCanceled
+	res.Detail = "the run was canceled before this pointer was audited; it is retried next run"
+	r.finishAge(&res, v, nil, nil, opts)
+	return res
+}

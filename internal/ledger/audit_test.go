@@ -1,0 +1,80 @@
+package ledger_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+)
+
+func TestLastVerificationForFastPath(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	run := beginRun(t, db)
+	r := result(1)
+	if _, ok, err := db.LastVerification(ctx, r.Key, r.BundleDigest); err != nil || ok {
+		t.Fatalf("LastVerification on an empty ledger = ok %v, err %v; want nothing", ok, err)
+	}
+	if _, err := db.AppendResult(ctx, run.ID, r); err != nil {
+		t.Fatal(err)
+	}
+	// A deep result without a cached bundle is no fast-path reference.
+	if _, ok, _ := db.LastVerification(ctx, r.Key, r.BundleDigest); ok {
+		t.Fatal("LastVerification without a cached bundle: ok, want not")
+	}
+	at := t0.Add(time.Hour)
+	if err := db.CacheBundle(ctx, audit.CachedBundle{
+		Digest: r.BundleDigest, BundleJSON: []byte(`{"b":1}`), StatementJSON: []byte(`{"s":1}`),
+		TrustRoot: "sha256:tr", VerifierVersion: "verify/1", VerifiedAt: at, LogIndex: 7, IntegratedTime: t0,
+		LayerDigest: "sha256:layer", ReferrerDigest: "sha256:ref",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	last, ok, err := db.LastVerification(ctx, r.Key, r.BundleDigest)
+	if err != nil || !ok {
+		t.Fatalf("LastVerification = ok %v, err %v", ok, err)
+	}
+	if last.TrustRoot != "sha256:tr" || last.VerifierVersion != "verify/1" || !last.VerifiedAt.Equal(at) ||
+		last.LayerDigest != "sha256:layer" || last.ReferrerDigest != "sha256:ref" || last.Result.Key != r.Key {
+		t.Errorf("LastVerification = %+v", last)
+	}
+	// Another digest for the same version (never happens for one key, but
+	// the fast path must not reuse a verification of other bytes).
+	if _, ok, _ := db.LastVerification(ctx, r.Key, "sha256:other"); ok {
+		t.Error("LastVerification for another digest: ok, want not")
+	}
+}
+
+func TestRecipeStatusesRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	run := beginRun(t, db)
+	want := []audit.RecipeStatus{
+		{Recipe: "a", NeedsRecert: true, Reason: audit.ReasonExpired, Freshest: result(1).Key,
+			FreshestAttestedAt: t0, FreshestAge: audit.AgeExpired, LivePointers: 2, Lost: []audit.VersionKey{result(2).Key}},
+		{Recipe: "b", Undetermined: true, LivePointers: 1},
+	}
+	if err := db.PutRecipeStatuses(ctx, run.ID, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutRecipeStatuses(ctx, run.ID, want); err != nil { // a resumed run rewrites them
+		t.Fatal(err)
+	}
+	got, err := db.RecipeStatuses(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d statuses, want 2", len(got))
+	}
+	a := got[0]
+	if a.Recipe != "a" || !a.NeedsRecert || a.Reason != audit.ReasonExpired || a.Freshest != result(1).Key ||
+		!a.FreshestAttestedAt.Equal(t0) || a.FreshestAge != audit.AgeExpired || a.LivePointers != 2 ||
+		len(a.Lost) != 1 || a.Lost[0] != result(2).Key {
+		t.Errorf("status a = %+v", a)
+	}
+	if b := got[1]; b.Recipe != "b" || !b.Undetermined || b.NeedsRecert {
+		t.Errorf("status b = %+v", b)
+	}
+}
