@@ -150,10 +150,10 @@ partner: []
 	wantProblems := map[string]string{
 		gitrepo.PerSourcePath("h100-eks-ubuntu-training", actionsIssuer, workflowID, d1): "",
 		gitrepo.PerSourcePath("h100-eks-ubuntu-training", oauthIssuer, emailID, d2):      "",
-		removed:                          "",
-		malformed:                        "schema",
-		squat:                            "placement",
-		gitrepo.FlatPath("a100-legacy"):  "legacy-predicate",
+		removed:                         "",
+		malformed:                       "schema",
+		squat:                           "placement",
+		gitrepo.FlatPath("a100-legacy"): "legacy-predicate",
 	}
 	for _, e := range got {
 		want, ok := wantProblems[e.Path]

@@ -10,6 +10,16 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 )
 
+// Audit decides one pointer version's verdict outside a run, as `verify`
+// does: always the full path, and with a nil Ledger nothing is cached.
+func (r *Runner) Audit(ctx context.Context, v PointerVersion, opts Options) Result {
+	opts.Deep = true
+	if opts.AsOf.IsZero() {
+		opts.AsOf = r.now()
+	}
+	return r.auditOne(ctx, v, opts)
+}
+
 // auditOne decides one pointer version's verdict (SPEC §3). It never
 // returns an error: everything that can go wrong with one pointer is a
 // result.
@@ -57,7 +67,7 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) R
 	ver := r.Verifier.Verify(ev, want)
 	r.apply(&res, ver)
 	res.VerifiedVia = ViaOCI
-	if ver.Verdict.Healthy() && len(ver.BundleJSON) > 0 {
+	if ver.Verdict.Healthy() && len(ver.BundleJSON) > 0 && r.Ledger != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		// The cache is what lets a later run judge a deleted bundle against
