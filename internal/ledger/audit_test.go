@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
 
 func TestLastVerificationForFastPath(t *testing.T) {
@@ -76,5 +77,23 @@ func TestRecipeStatusesRoundTrip(t *testing.T) {
 	}
 	if b := got[1]; b.Recipe != "b" || !b.Undetermined || b.NeedsRecert {
 		t.Errorf("status b = %+v", b)
+	}
+}
+
+func TestRunInputsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	run := beginRun(t, db)
+	if _, ok, err := db.RunInputs(ctx, run.ID); err != nil || ok {
+		t.Fatalf("RunInputs before Put = ok %v, err %v", ok, err)
+	}
+	for _, al := range [][]byte{[]byte("schemaVersion: 1.0.0\n"), nil} {
+		if err := db.PutRunInputs(ctx, run.ID, ledger.RunInputs{EvidenceDir: "recipes/evidence", Allowlist: al}); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := db.RunInputs(ctx, run.ID)
+		if err != nil || !ok || got.EvidenceDir != "recipes/evidence" || string(got.Allowlist) != string(al) || (al == nil) != (got.Allowlist == nil) {
+			t.Errorf("RunInputs = %+v, %v, %v; want allowlist %q", got, ok, err, al)
+		}
 	}
 }
