@@ -23,7 +23,7 @@ race:
 
 # The slow end-to-end suite (build tag e2e); scripts/ start what it needs.
 e2e:
-	$(GO) test -tags e2e -count=1 -timeout 30m ./...
+	$(GO) test -tags e2e -count=1 -timeout 30m -run '^TestE2E' ./...
 
 # Every fuzz target, briefly (FUZZTIME each).
 fuzz:
