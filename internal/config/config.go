@@ -22,6 +22,14 @@ type Config struct {
 	Listen   string   `yaml:"listen"`
 	Log      Log      `yaml:"log"`
 
+	// HeartbeatURL, when set, is fetched (GET) after each successful
+	// scheduled run of `serve`, as a dead-man's switch: the monitor alerts
+	// when the pings stop. Empty (the default) means no ping.
+	HeartbeatURL string `yaml:"heartbeatURL"`
+	// ShutdownGrace is how long `serve` lets an in-flight audit go on after
+	// SIGTERM before canceling it; the process exits within it. Default 30s.
+	ShutdownGrace Duration `yaml:"shutdownGrace"`
+
 	// Source names where the configuration file came from ("" = none).
 	Source string `yaml:"-"`
 	// GitHubToken is the secret for the github sink, read from
@@ -135,6 +143,8 @@ func Default() *Config {
 		},
 		Listen: "127.0.0.1:9464",
 		Log:    Log{Format: "text", Level: "info"},
+
+		ShutdownGrace: Duration(30 * time.Second),
 	}
 }
 

@@ -166,6 +166,10 @@ func TestValidateNamesFields(t *testing.T) {
 		{"both repo sources", func(c *config.Config) { c.Repo.Path, c.Repo.URL = "/a", "https://x/y.git" }, "repo"},
 		{"bad listen", func(c *config.Config) { c.Listen = "9464" }, "listen"},
 		{"bad rekor", func(c *config.Config) { c.Rekor.URL = "rekor" }, "rekor.url"},
+		{"heartbeat not http", func(c *config.Config) { c.HeartbeatURL = "ftp://hc.example/ping" }, "heartbeatURL"},
+		{"heartbeat no host", func(c *config.Config) { c.HeartbeatURL = "https:///ping" }, "heartbeatURL"},
+		{"zero grace", func(c *config.Config) { c.ShutdownGrace = 0 }, "shutdownGrace"},
+		{"grace too long", func(c *config.Config) { c.ShutdownGrace = config.Duration(2 * time.Hour) }, "shutdownGrace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,6 +184,28 @@ func TestValidateNamesFields(t *testing.T) {
 				t.Errorf("key = %q, want %q (%v)", fe.Key, tt.key, err)
 			}
 		})
+	}
+}
+
+func TestDaemonKeys(t *testing.T) {
+	cfg, err := config.Load("", env(map[string]string{
+		"EVIDENCE_AUDITD_HEARTBEAT_URL":  "https://hc.example/ping/abc",
+		"EVIDENCE_AUDITD_SHUTDOWN_GRACE": "45s",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.HeartbeatURL, "https://hc.example/ping/abc"; got != want {
+		t.Errorf("heartbeatURL = %q, want %q", got, want)
+	}
+	if got, want := time.Duration(cfg.ShutdownGrace), 45*time.Second; got != want {
+		t.Errorf("shutdownGrace = %v, want %v", got, want)
+	}
+	if got, want := time.Duration(config.Default().ShutdownGrace), 30*time.Second; got != want {
+		t.Errorf("default shutdownGrace = %v, want %v", got, want)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 )
@@ -129,6 +130,14 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q: want host:port, e.g. 127.0.0.1:9464", c.Listen)
+	}
+	if c.HeartbeatURL != "" {
+		if u, err := url.Parse(c.HeartbeatURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("heartbeatURL", "%q is not an http(s) URL", c.HeartbeatURL)
+		}
+	}
+	if c.ShutdownGrace < Duration(time.Second) || c.ShutdownGrace > Duration(time.Hour) {
+		bad("shutdownGrace", "%s is out of range 1s..1h", c.ShutdownGrace)
 	}
 	switch c.Log.Format {
 	case "text", "json":
