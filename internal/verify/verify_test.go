@@ -191,14 +191,18 @@ func verifyCases() []verifyCase {
 			hint:   true,
 		},
 		{
-			name:    "inventory: wrong hash",
-			make:    func(t *testing.T, w *world) *bundle { return w.sign(t, publish.SummarySpec{BreakInventory: publish.InventoryWrongHash}, alice) },
+			name: "inventory: wrong hash",
+			make: func(t *testing.T, w *world) *bundle {
+				return w.sign(t, publish.SummarySpec{BreakInventory: publish.InventoryWrongHash}, alice)
+			},
 			verdict: audit.Invalid, class: audit.ClassIntegrity, failed: verify.CheckInventory,
 			detail: []string{"recipe.yaml has sha256"},
 		},
 		{
-			name:    "inventory: missing file",
-			make:    func(t *testing.T, w *world) *bundle { return w.sign(t, publish.SummarySpec{BreakInventory: publish.InventoryMissingFile}, alice) },
+			name: "inventory: missing file",
+			make: func(t *testing.T, w *world) *bundle {
+				return w.sign(t, publish.SummarySpec{BreakInventory: publish.InventoryMissingFile}, alice)
+			},
 			verdict: audit.Invalid, class: audit.ClassIntegrity, failed: verify.CheckInventory,
 			detail: []string{"snapshot.yaml is listed in manifest.json but missing"},
 		},
@@ -248,8 +252,10 @@ func verifyCases() []verifyCase {
 			hint:   true,
 		},
 		{
-			name:    "legacy predicate type",
-			make:    func(t *testing.T, w *world) *bundle { return w.sign(t, publish.SummarySpec{PredicateType: publish.PredicateLegacy}, alice) },
+			name: "legacy predicate type",
+			make: func(t *testing.T, w *world) *bundle {
+				return w.sign(t, publish.SummarySpec{PredicateType: publish.PredicateLegacy}, alice)
+			},
 			verdict: audit.Invalid, class: audit.ClassLegacyPredicate, failed: verify.CheckPredicateType,
 			detail: []string{"the signature verifies", publish.PredicateLegacy},
 			hint:   true,
@@ -284,8 +290,10 @@ func verifyCases() []verifyCase {
 			verdict: audit.Invalid, class: audit.ClassIntegrity, failed: verify.CheckProfile,
 		},
 		{
-			name:    "recipe mismatch",
-			make:    func(t *testing.T, w *world) *bundle { return w.sign(t, publish.SummarySpec{PredicateRecipe: "gb200-eks-other"}, alice) },
+			name: "recipe mismatch",
+			make: func(t *testing.T, w *world) *bundle {
+				return w.sign(t, publish.SummarySpec{PredicateRecipe: "gb200-eks-other"}, alice)
+			},
 			verdict: audit.Invalid, class: audit.ClassIntegrity, failed: verify.CheckRecipeName,
 			detail: []string{`"gb200-eks-other"`, `"` + recipe + `"`},
 		},
