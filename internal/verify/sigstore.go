@@ -127,7 +127,7 @@ func (s *state) cryptoFailure(step string) (outcome, bool) {
 		return outcome{}, false
 	}
 	return fail(audit.ClassSignature, "%s: %v", s.form, s.sigErr).
-		withHint("the bundle does not verify against the trusted root " + short(s.v.root.name) + "…; re-sign the evidence"), true
+		withHint("if trust.trustedRoot (" + short(s.v.root.name) + "…) is the Sigstore instance that signed this evidence, the bundle was altered: re-sign it"), true
 }
 
 func (s *state) checkTransparencyLog() outcome {
