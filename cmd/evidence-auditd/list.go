@@ -55,7 +55,7 @@ unsigned). It reads only the local repository.`,
 			if err != nil {
 				return fmt.Errorf("walk %s: %w", cfg.Repo.Ref, err)
 			}
-			allow := readAllowlist(ctx, repo, cfg, delta.Head, newLogger(cfg))
+			allow, _ := readAllowlist(ctx, repo, cfg, delta.Head, newLogger(cfg))
 			infos := make([]audit.PointerInfo, 0, len(delta.Added))
 			for _, v := range delta.Added {
 				info, _ := audit.Describe(v, cfg.Repo.EvidenceDir, allow)

@@ -55,22 +55,32 @@ func repoKey(cfg *config.Config) string {
 	return cfg.Repo.Path
 }
 
-// readAllowlist reads recipes/evidence/allowlist.yaml at commit. A missing
+// readAllowlist reads recipes/evidence/allowlist.yaml at commit and returns
+// it parsed and as bytes (which a run records for its reports). A missing
 // allowlist classifies every signer as unlisted; a malformed one too, with
 // a warning, because an audit must not stop over the allowlist.
-func readAllowlist(ctx context.Context, repo *history.Repo, cfg *config.Config, commit string, log *slog.Logger) *evidence.Allowlist {
-	p := path.Join(cfg.Repo.EvidenceDir, "allowlist.yaml")
+func readAllowlist(ctx context.Context, repo *history.Repo, cfg *config.Config, commit string, log *slog.Logger) (*evidence.Allowlist, []byte) {
+	p := path.Join(cfg.Repo.EvidenceDir, evidence.AllowlistFile)
 	data, err := repo.ReadFile(ctx, commit, p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
 		log.Warn("allowlist unreadable; every signer counts as unlisted", "path", p, "err", err)
+		return nil, nil
+	}
+	return parseAllowlist(data, p, log), data
+}
+
+// parseAllowlist parses allowlist bytes, warning (and classifying every
+// signer as unlisted) when they are malformed.
+func parseAllowlist(data []byte, name string, log *slog.Logger) *evidence.Allowlist {
+	if data == nil {
 		return nil
 	}
 	al, err := evidence.ParseAllowlist(data)
 	if err != nil {
-		log.Warn("allowlist malformed; every signer counts as unlisted", "path", p, "err", err)
+		log.Warn("allowlist malformed; every signer counts as unlisted", "path", name, "err", err)
 		return nil
 	}
 	return al

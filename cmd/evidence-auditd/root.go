@@ -55,6 +55,8 @@ Exit codes: 0 healthy, 1 could not complete, 2 usage or configuration error,
 		newVersionCommand(),
 		newListCommand(g),
 		newLedgerCommand(g),
+		newRunCommand(g),
+		newVerifyCommand(g),
 	)
 	return root
 }

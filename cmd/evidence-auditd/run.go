@@ -1,0 +1,197 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/config"
+)
+
+func newRunCommand(g *globalFlags) *cobra.Command {
+	var (
+		repoPath, ref, asOf string
+		deep, dryRun        bool
+		only                []string
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Audit every merged pointer once, record the results in the ledger",
+		Long: `run walks the merged history of the evidence directory, re-verifies every
+pointer version's bundle from its OCI registry (a recent full verification is
+reused after cheap existence probes unless --deep), records each result in the
+ledger as it is decided, and prints a summary.
+
+An interrupted run (killed, crashed) is resumed by the next run of the same
+commit: finished pointers are not audited twice.
+
+Exit codes: 0 healthy; 3 findings (rekor-only, invalid, or a recipe past the
+expiry cutoff); 1 the audit could not complete; 2 usage or configuration.
+no-verdict (registry or log unreachable) alone never exits 3.`,
+		Example: `  # Audit a local clone with the public-good Sigstore root:
+  evidence-auditd run --repo ~/src/aicr
+
+  # Full cryptographic re-verification, ages measured at a future date:
+  evidence-auditd run -c config.yaml --deep --as-of 2027-06-01T00:00:00Z
+
+  # Only two recipes:
+  evidence-auditd run -c config.yaml --only h100-eks-ubuntu-training --only gb200-gke-cos-training`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var at time.Time
+			if asOf != "" {
+				t, err := time.Parse(time.RFC3339, asOf)
+				if err != nil {
+					return usageErr(fmt.Errorf("--as-of %q: want RFC 3339, e.g. 2027-01-31T00:00:00Z", asOf))
+				}
+				at = t.UTC()
+			}
+			cfg, err := g.loadConfig(func(c *config.Config) {
+				if repoPath != "" {
+					c.Repo.Path, c.Repo.URL = repoPath, ""
+				}
+				if ref != "" {
+					c.Repo.Ref = ref
+				}
+			})
+			if err != nil {
+				return err
+			}
+			if err := cfg.RequireRepo(); err != nil {
+				return usageErr(err)
+			}
+			log := newLogger(cfg)
+			out, err := runAudit(cmd.Context(), cfg, log, auditRequest{
+				AsOf: at, Deep: deep, Only: only, Progress: progressPrinter(os.Stderr),
+			})
+			if err != nil {
+				return err
+			}
+			if dryRun {
+				log.Info("dry run: no issue operations sent")
+			}
+			printRunSummary(cmd.OutOrStdout(), cfg, out)
+			return outcomeError(out)
+		},
+	}
+	cmd.Flags().StringVar(&repoPath, "repo", "", "local clone to audit (default: repo.path of the configuration)")
+	cmd.Flags().StringVar(&ref, "ref", "", "branch whose merged history to audit (default: repo.ref, main)")
+	cmd.Flags().StringVar(&asOf, "as-of", "", "measure ages at this RFC 3339 time (default: now)")
+	cmd.Flags().BoolVar(&deep, "deep", false, "fully re-verify every bundle (no fast path)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "audit and record, but send no issue operations")
+	cmd.Flags().StringArrayVar(&only, "only", nil, "audit only this recipe (repeatable); the run is recorded as partial")
+	return cmd
+}
+
+// outcomeError maps a finished audit to its exit code (SPEC §4).
+func outcomeError(out *auditOutcome) error {
+	s := out.Summary
+	if !s.Complete {
+		return fmt.Errorf("run %d was interrupted; %d pointers recorded as no-verdict/canceled, the next run retries them",
+			out.Run.ID, countClass(s.Results, audit.ClassCanceled))
+	}
+	if s.Findings() {
+		return &findingsError{what: fmt.Sprintf("run %d", out.Run.ID)}
+	}
+	return nil
+}
+
+func countClass(rs []audit.Result, c audit.Class) int {
+	n := 0
+	for _, r := range rs {
+		if r.Class == c {
+			n++
+		}
+	}
+	return n
+}
+
+// printRunSummary is run's human summary: counts, then what needs action.
+func printRunSummary(w io.Writer, cfg *config.Config, out *auditOutcome) {
+	s := out.Summary
+	state := "complete"
+	if !out.Run.Complete {
+		state = "partial"
+		if !s.Complete {
+			state = "interrupted"
+		}
+	}
+	fmt.Fprintf(w, "Run %d (%s) of %s @ %s, as of %s\n", out.Run.ID, state, cfg.Repo.Ref, short(out.Run.Commit), out.Run.AsOf.Format(time.RFC3339))
+	if out.Resumed {
+		fmt.Fprintln(w, "(resumed an interrupted run)")
+	}
+	fmt.Fprintf(w, "\n%d pointer versions: ", s.Pointers)
+	var parts []string
+	for _, v := range audit.Verdicts {
+		parts = append(parts, fmt.Sprintf("%d %s", s.ByVerdict[v], v))
+	}
+	fmt.Fprintln(w, strings.Join(parts, ", "))
+	fmt.Fprintf(w, "ages: %d fresh, %d expiring, %d expired\n", s.ByAge[audit.AgeFresh], s.ByAge[audit.AgeExpiring], s.ByAge[audit.AgeExpired])
+
+	var recert []audit.RecipeStatus
+	for _, r := range s.Recipes {
+		if r.NeedsRecert {
+			recert = append(recert, r)
+		}
+	}
+	if len(recert) > 0 {
+		fmt.Fprintf(w, "\nRecipes needing re-certification (%d):\n", len(recert))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, r := range recert {
+			at := "-"
+			if !r.FreshestAttestedAt.IsZero() {
+				at = r.FreshestAttestedAt.Format("2006-01-02")
+			}
+			fmt.Fprintf(tw, "  %s\t%s\tfreshest healthy attestation %s\n", r.Recipe, r.Reason, at)
+		}
+		tw.Flush()
+	}
+
+	var findings, retry []audit.Result
+	for _, r := range s.Results {
+		switch {
+		case r.Verdict.Finding():
+			findings = append(findings, r)
+		case r.Verdict == audit.NoVerdict:
+			retry = append(retry, r)
+		}
+	}
+	sortResults(findings)
+	sortResults(retry)
+	if len(findings) > 0 {
+		fmt.Fprintf(w, "\nFindings (%d):\n", len(findings))
+		for _, r := range findings {
+			fmt.Fprintf(w, "  %s\n    %s: %s\n", r.Key.Path, verdictLabel(r), r.Detail)
+		}
+	}
+	if len(retry) > 0 {
+		fmt.Fprintf(w, "\nNo verdict, retried next run (%d):\n", len(retry))
+		for _, r := range retry {
+			fmt.Fprintf(w, "  %s\n    %s: %s\n", r.Key.Path, verdictLabel(r), r.Detail)
+		}
+	}
+	fmt.Fprintf(w, "\nLedger %s, chain head %s\n", cfg.Ledger.Path, orDash(out.Run.LedgerHead))
+}
+
+func verdictLabel(r audit.Result) string {
+	if r.Class == "" {
+		return string(r.Verdict)
+	}
+	return string(r.Verdict) + "/" + string(r.Class)
+}
+
+func sortResults(rs []audit.Result) {
+	sort.Slice(rs, func(i, j int) bool {
+		if rs[i].Key.Path != rs[j].Key.Path {
+			return rs[i].Key.Path < rs[j].Key.Path
+		}
+		return rs[i].Key.AddedCommit < rs[j].Key.AddedCommit
+	})
+}
