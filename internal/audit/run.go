@@ -55,13 +55,23 @@ type Fallback interface {
 	Prove(ctx context.Context, want Expectation, lost error) Verification
 }
 
+// LogMonitor checks, once per run, that each transparency log the run
+// relied on is consistent with what earlier runs saw (DESIGN step 4): a log
+// that rewound or forked is a run-level finding. It returns one line per
+// finding; an unreachable log is not a finding.
+type LogMonitor interface {
+	CheckConsistency(ctx context.Context, runID int64) []string
+}
+
 // Runner audits pointer versions. Source, Verifier and Ledger are required;
-// Fallback is optional (without it, lost bytes are invalid/not-found).
+// Fallback is optional (without it, lost bytes are invalid/not-found), and
+// so is Monitor.
 type Runner struct {
 	Source   Source
 	Verifier Verifier
 	Ledger   Ledger
 	Fallback Fallback
+	Monitor  LogMonitor
 	// Now is the wall clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -89,6 +99,9 @@ type Summary struct {
 	ByAge     map[Age]int
 	Recipes   []RecipeStatus
 	Results   []Result
+	// LogFindings are run-level findings about the transparency logs
+	// (a rewound or forked log); each is a finding for exit code 3.
+	LogFindings []string
 	// Complete is false when the run was canceled before every pointer had
 	// a decided result.
 	Complete bool
@@ -97,7 +110,7 @@ type Summary struct {
 // Findings reports whether the run has findings for exit code 3 (SPEC §4):
 // any rekor-only or invalid verdict, or a recipe past the expiry cutoff.
 func (s *Summary) Findings() bool {
-	if s.ByVerdict[RekorOnly] > 0 || s.ByVerdict[Invalid] > 0 {
+	if s.ByVerdict[RekorOnly] > 0 || s.ByVerdict[Invalid] > 0 || len(s.LogFindings) > 0 {
 		return true
 	}
 	for _, r := range s.Recipes {
@@ -197,6 +210,9 @@ func (r *Runner) Run(ctx context.Context, versions []PointerVersion, prior []Res
 		}
 	}
 	s.Recipes = RecipeStatuses(results, live)
+	if r.Monitor != nil && ctx.Err() == nil {
+		s.LogFindings = r.Monitor.CheckConsistency(ctx, opts.RunID)
+	}
 	return s, nil
 }
 
