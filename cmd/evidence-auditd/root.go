@@ -57,6 +57,7 @@ Exit codes: 0 healthy, 1 could not complete, 2 usage or configuration error,
 		newLedgerCommand(g),
 		newRunCommand(g),
 		newVerifyCommand(g),
+		newDemoCommand(),
 	)
 	return root
 }

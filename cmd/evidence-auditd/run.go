@@ -145,7 +145,7 @@ func printRunSummary(w io.Writer, cfg *config.Config, out *auditOutcome) {
 		fmt.Fprintf(w, "\nRecipes needing re-certification (%d):\n", len(recert))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, r := range recert {
-			at := "-"
+			at := "none"
 			if !r.FreshestAttestedAt.IsZero() {
 				at = r.FreshestAttestedAt.Format("2006-01-02")
 			}

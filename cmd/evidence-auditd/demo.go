@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/config"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
+)
+
+func newDemoCommand() *cobra.Command {
+	var (
+		dir         string
+		keepRunning bool
+	)
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Build a private evidence world, audit it, and leave the results to explore",
+		Long: `demo builds a complete private world — a git repository with years of merged
+evidence pointers, an OCI registry, a transparency log, a certificate authority
+and its trusted root — with every scenario an auditor must tell apart (good,
+known failures, wrong signer, broken inventory, path squat, malformed,
+legacy, flaky and forbidden registries, deleted bundles, aged evidence), then
+runs a full audit against it on loopback and prints the summary. Nothing
+leaves the machine.
+
+It leaves in --dir a ready configuration (evidence-auditd.yaml), the ledger
+and the reports, so report, ledger verify and list work on it afterwards.
+The registry and log live only while demo runs; --keep-running keeps them up
+until interrupted, so run and serve can be tried against the same world.
+
+demo exits 0 when the audit completed and every scenario reached the verdict
+it was built for (the world is full of findings on purpose), 1 otherwise.`,
+		Example: `  evidence-auditd demo
+  evidence-auditd demo --dir /tmp/aicr-demo --keep-running
+  # then, from another terminal:
+  evidence-auditd run -c /tmp/aicr-demo/evidence-auditd.yaml
+  evidence-auditd ledger verify -c /tmp/aicr-demo/evidence-auditd.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDemo(cmd.Context(), cmd.OutOrStdout(), dir, keepRunning)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "directory for the world (default: a new temporary directory); must be empty or absent")
+	cmd.Flags().BoolVar(&keepRunning, "keep-running", false, "keep the registry and log up until interrupted")
+	return cmd
+}
+
+func runDemo(ctx context.Context, out io.Writer, dir string, keepRunning bool) error {
+	dir, err := demoDir(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Building a private evidence world in %s …\n", dir)
+	w := sandbox.New(dir)
+	if err := w.Start(ctx); err != nil {
+		return fmt.Errorf("start sandbox: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		w.Close(cctx)
+	}()
+	now := time.Now().UTC()
+	built, err := w.Build(ctx, sandbox.DemoCases(now))
+	if err != nil {
+		return fmt.Errorf("build demo world: %w", err)
+	}
+	if err := w.WriteConfig(w.ConfigPath()); err != nil {
+		return fmt.Errorf("write demo configuration: %w", err)
+	}
+	cfg, err := config.Load(w.ConfigPath(), func(string) string { return "" })
+	if err == nil {
+		err = cfg.Finalize()
+	}
+	if err != nil {
+		return fmt.Errorf("demo configuration: %w", err)
+	}
+	fmt.Fprintf(out, "%d pointers merged over %d commits; registry %s, transparency log %s\n\n",
+		len(built.Pointers), len(built.Repo.Merges), w.RegistryHost(), w.LogURL())
+
+	outcome, err := runAudit(ctx, cfg, newLogger(cfg), auditRequest{AsOf: now, Deep: true, Progress: progressPrinter(os.Stderr)})
+	if err != nil {
+		return err
+	}
+	printRunSummary(out, cfg, outcome)
+	mismatches := printExpectations(out, built, outcome.Summary.Results)
+
+	fmt.Fprintf(out, "\nThe world stays in %s:\n", dir)
+	fmt.Fprintf(out, "  configuration  %s\n  ledger         %s\n  trusted root   %s\n  repository     %s\n",
+		w.ConfigPath(), cfg.Ledger.Path, w.TrustedRootPath(), w.RepoDir())
+	fmt.Fprintf(out, "Try:\n  evidence-auditd list -c %[1]s\n  evidence-auditd ledger verify -c %[1]s\n", w.ConfigPath())
+	if !outcome.Summary.Complete {
+		return fmt.Errorf("the demo audit was interrupted")
+	}
+	if mismatches > 0 {
+		return fmt.Errorf("%d scenarios did not reach the verdict they were built for", mismatches)
+	}
+	if keepRunning {
+		fmt.Fprintf(out, "\nRegistry and log keep running; `evidence-auditd run -c %s` audits the same world. Interrupt to stop.\n", w.ConfigPath())
+		<-ctx.Done()
+	}
+	return nil
+}
+
+// demoDir returns an empty directory for the world: dir when it is empty or
+// absent, a new temporary one when dir is "".
+func demoDir(dir string) (string, error) {
+	if dir == "" {
+		return os.MkdirTemp("", "evidence-auditd-demo-")
+	}
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
+	case err != nil:
+		return "", usageErr(fmt.Errorf("--dir %s: %w", dir, err))
+	case len(entries) > 0:
+		return "", usageErr(fmt.Errorf("--dir %s is not empty; pick a new directory (a demo world is built from scratch)", dir))
+	}
+	return filepath.Abs(dir)
+}
+
+// printExpectations compares each scenario's verdict with what it was
+// built for, and returns how many differ.
+func printExpectations(w io.Writer, built *sandbox.Built, results []audit.Result) int {
+	byKey := map[audit.VersionKey]audit.Result{}
+	for _, r := range results {
+		byKey[r.Key] = r
+	}
+	fmt.Fprintf(w, "\nScenarios (expected → audited):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	bad := 0
+	for _, p := range built.Pointers {
+		r, ok := byKey[audit.VersionKey{Path: p.Path, AddedCommit: p.MergeCommit}]
+		want := p.Case.Expect.Verdict
+		if p.Case.Expect.Class != "" {
+			want += "/" + p.Case.Expect.Class
+		}
+		got := "(no result)"
+		if ok {
+			got = verdictLabel(r)
+		}
+		mark := "ok"
+		if got != want || (ok && p.Case.Expect.Age != "" && string(r.Age) != p.Case.Expect.Age) {
+			mark = "MISMATCH"
+			bad++
+		}
+		age := ""
+		if ok {
+			age = string(r.Age)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", mark, p.Case.Name, want, got, age)
+	}
+	tw.Flush()
+	return bad
+}
