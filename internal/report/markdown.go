@@ -1,0 +1,407 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
+)
+
+// Markdown writes the snapshot as GitHub-flavoured Markdown, readable as an
+// issue or pull-request comment: tables only, no HTML. It leads with what
+// needs action (see the package documentation), then the changes since the
+// previous complete run. Text from the ledger is escaped so that a pointer
+// cannot inject links, tables or mentions.
+func Markdown(w io.Writer, s *Snapshot) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	m := &mdWriter{w: bw}
+	m.header(s)
+	m.summary(s)
+	sec := groupPointers(s)
+	m.recert(s)
+	m.lost(sec[GroupLost])
+	m.invalid(sec[GroupInvalid])
+	m.noVerdict(s, sec[GroupNoVerdict])
+	m.healthy(sec[GroupHealthy])
+	m.changes(s)
+	m.notes(s)
+	return bw.Flush()
+}
+
+type mdWriter struct{ w *bufio.Writer }
+
+func (m *mdWriter) p(format string, args ...any) { fmt.Fprintf(m.w, format, args...) }
+
+func (m *mdWriter) line(s string) {
+	m.w.WriteString(s)
+	m.w.WriteByte('\n')
+}
+
+// row writes one table row of already-escaped cells.
+func (m *mdWriter) row(cells ...string) {
+	m.w.WriteString("|")
+	for _, c := range cells {
+		m.w.WriteByte(' ')
+		if c == "" {
+			c = "—"
+		}
+		m.w.WriteString(c)
+		m.w.WriteString(" |")
+	}
+	m.w.WriteByte('\n')
+}
+
+// tableHead writes a header row and its delimiter row; numeric columns
+// (numeric[i] true) are right-aligned.
+func (m *mdWriter) tableHead(cols ...string) { m.alignedHead(nil, cols...) }
+
+func (m *mdWriter) alignedHead(numeric []bool, cols ...string) {
+	m.row(cols...)
+	m.w.WriteString("|")
+	for i := range cols {
+		if i < len(numeric) && numeric[i] {
+			m.w.WriteString("---:|")
+		} else {
+			m.w.WriteString("---|")
+		}
+	}
+	m.w.WriteByte('\n')
+}
+
+func (m *mdWriter) header(s *Snapshot) {
+	r := &s.Run
+	m.p("# Evidence audit — run %d\n\n", r.ID)
+	if !r.Complete {
+		m.p("> **Incomplete run.** Run %d is %s. It is shown as recorded; pointers it did not reach are missing or `no-verdict/canceled`, and `--run latest` skips it.\n\n",
+			r.ID, runStateOf(r))
+	}
+	m.line("- **Repository:** " + mdCode(r.Repo) + " @ " + mdCode(r.Ref))
+	m.line("- **Commit:** " + mdCode(r.Commit))
+	m.line("- **As of:** " + mdTime(r.AsOf))
+	finished := "not finished"
+	if r.Finished {
+		finished = mdTime(r.FinishedAt)
+	}
+	m.line("- **Started / finished:** " + mdTime(r.StartedAt) + " / " + finished)
+	m.line("- **Trusted root:** " + orNone(mdCode(r.TrustRoot)))
+	m.line("- **Ledger chain head:** " + orNone(mdCode(r.LedgerHead)))
+	if s.Previous != nil {
+		m.p("- **Compared with:** run %d (finished %s)\n", s.Previous.ID, mdTime(s.Previous.FinishedAt))
+	} else {
+		m.line("- **Compared with:** no earlier complete run")
+	}
+	m.line("")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func runStateOf(r *RunInfo) string {
+	if !r.Finished {
+		return "unfinished (in progress or killed)"
+	}
+	return "finished incomplete (canceled)"
+}
+
+func (m *mdWriter) summary(s *Snapshot) {
+	c := &s.Summary
+	m.line("## Summary\n")
+	num := []bool{true, true, true, true, true, true, true, true, true}
+	m.alignedHead(num, "Pointers", "Verified", "Verified with failures", "Rekor-only", "Invalid", "No verdict",
+		"Expiring", "Expired", "Recipes to re-certify")
+	m.row(strconv.Itoa(c.Pointers), strconv.Itoa(c.Verified), strconv.Itoa(c.VerifiedWithFailures),
+		strconv.Itoa(c.RekorOnly), strconv.Itoa(c.Invalid), strconv.Itoa(c.NoVerdict),
+		strconv.Itoa(c.Expiring), strconv.Itoa(c.Expired), strconv.Itoa(c.RecipesNeedingRecert))
+	m.line("")
+	m.line(actionLine(s) + "\n")
+}
+
+// actionLine says in one sentence what needs action.
+func actionLine(s *Snapshot) string {
+	sec := groupPointers(s)
+	var parts []string
+	if n := s.Summary.RecipesNeedingRecert; n > 0 {
+		parts = append(parts, plural(n, "recipe", "recipes")+" to re-certify")
+	}
+	if n := len(sec[GroupLost]); n > 0 {
+		parts = append(parts, plural(n, "lost bundle", "lost bundles"))
+	}
+	if n := len(sec[GroupInvalid]); n > 0 {
+		parts = append(parts, plural(n, "invalid pointer", "invalid pointers"))
+	}
+	retry := ""
+	if n := len(sec[GroupNoVerdict]); n > 0 {
+		retry = " " + plural(n, "pointer has", "pointers have") + " no verdict and will be retried (not a finding)."
+	}
+	if len(parts) == 0 {
+		return "**Nothing needs action.**" + retry
+	}
+	return "**Needs action:** " + strings.Join(parts, ", ") + "." + retry
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+func (m *mdWriter) recert(s *Snapshot) {
+	rs := recertOrder(s.Recipes)
+	m.p("## Recipes needing re-certification (%d)\n\n", len(rs))
+	if len(rs) == 0 {
+		m.line("None.\n")
+		return
+	}
+	m.tableHead("Recipe", "Reason", "Freshest healthy attestation", "Issue", "Routed via", "Assignees")
+	for _, r := range rs {
+		fresh := "none"
+		if !r.FreshestAttestedAt.IsZero() {
+			fresh = mdDate(r.FreshestAttestedAt) + " (" + mdCode(r.FreshestPath) + ")"
+		}
+		m.row(mdCode(r.Recipe), "**"+mdText(r.Reason)+"**", fresh, mdIssue(r.Issue), mdText(r.RoutedVia), mdHandles(r.Assignees))
+	}
+	m.line("")
+}
+
+func (m *mdWriter) lost(ps []*Pointer) {
+	m.p("## Lost bundles (%d)\n\n", len(ps))
+	if len(ps) == 0 {
+		m.line("None.\n")
+		return
+	}
+	m.line("The registry no longer serves these bundles. `rekor-only`: the transparency log still proves the signed entry; `not-found` / `forbidden`: nothing proves it any more.\n")
+	m.tableHead("Pointer", "Recipe", "Verdict", "Attested", "Detail", "Hint")
+	for _, p := range ps {
+		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdVerdict(&p.Result), mdAttested(&p.Result), mdText(p.Result.Detail), mdText(p.Result.Hint))
+	}
+	m.line("")
+}
+
+func (m *mdWriter) invalid(ps []*Pointer) {
+	m.p("## Invalid evidence (%d)\n\n", len(ps))
+	if len(ps) == 0 {
+		m.line("None.\n")
+		return
+	}
+	m.tableHead("Pointer", "Recipe", "Class", "Signer", "Detail", "Hint")
+	for _, p := range ps {
+		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdText(string(p.Result.Class)), mdSigner(&p.Info), mdText(p.Result.Detail), mdText(p.Result.Hint))
+	}
+	m.line("")
+}
+
+func (m *mdWriter) noVerdict(s *Snapshot, ps []*Pointer) {
+	m.p("## No verdict — retried next run (%d)\n\n", len(ps))
+	if len(ps) == 0 {
+		m.line("None.\n")
+		return
+	}
+	m.line("Not findings: the auditor could not decide (registry or log unreachable, rate-limited, or the run was canceled).\n")
+	if und := undetermined(s.Recipes); len(und) > 0 {
+		names := make([]string, len(und))
+		for i, r := range und {
+			names[i] = mdCode(r.Recipe)
+		}
+		m.p("Recipes whose status is undetermined until these are retried: %s.\n\n", strings.Join(names, ", "))
+	}
+	m.tableHead("Pointer", "Recipe", "Class", "Detail", "Hint")
+	for _, p := range ps {
+		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdText(string(p.Result.Class)), mdText(p.Result.Detail), mdText(p.Result.Hint))
+	}
+	m.line("")
+}
+
+func (m *mdWriter) healthy(ps []*Pointer) {
+	m.p("## Healthy (%d)\n\n", len(ps))
+	if len(ps) == 0 {
+		m.line("None.\n")
+		return
+	}
+	m.tableHead("Pointer", "Recipe", "Verdict", "Signer", "Attested", "Age", "Via", "Phases (passed/failed/skipped)")
+	for _, p := range ps {
+		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdVerdict(&p.Result), mdSigner(&p.Info), mdAttested(&p.Result),
+			mdAge(p.Result.Age), mdText(string(p.Result.VerifiedVia)), mdText(phaseText(p.Result.Phases)))
+	}
+	m.line("")
+}
+
+func (m *mdWriter) changes(s *Snapshot) {
+	if s.Previous == nil {
+		m.line("## Changes since the previous run\n")
+		m.line("No earlier complete run to compare with.\n")
+		return
+	}
+	m.p("## Changes since run %d (%d)\n\n", s.Previous.ID, len(s.Changes))
+	if len(s.Changes) == 0 {
+		m.line("No verdict changed.\n")
+		return
+	}
+	m.tableHead("Pointer", "Added in", "From", "To")
+	for _, c := range s.Changes {
+		from := "(new)"
+		if c.From != "" {
+			from = mdText(string(c.From))
+		}
+		m.row(mdCode(c.Path), mdCode(short(c.AddedCommit)), from, mdText(string(c.To)))
+	}
+	m.line("")
+}
+
+func (m *mdWriter) notes(s *Snapshot) {
+	if len(s.Notes) == 0 {
+		return
+	}
+	m.line("## Notes\n")
+	for _, n := range s.Notes {
+		m.line("- " + mdText(n))
+	}
+	m.line("")
+}
+
+// mdReplacer escapes what would change a table cell's meaning in GFM:
+// backslash-escapes for Markdown punctuation (links, emphasis, code, HTML,
+// pipes), and flattens line breaks.
+var mdReplacer = strings.NewReplacer(
+	"\\", "\\\\", "|", "\\|", "*", "\\*", "_", "\\_", "`", "\\`", "[", "\\[", "]", "\\]",
+	"<", "\\<", ">", "\\>", "#", "\\#", "~", "\\~", "@", "\\@", "!", "\\!",
+	"\r\n", " ", "\n", " ", "\r", " ",
+)
+
+func mdText(s string) string { return mdReplacer.Replace(s) }
+
+// mdCode renders s as a code span, escaping pipes (GFM tables split on them
+// even inside code) and choosing a fence longer than any backtick run in s.
+func mdCode(s string) string {
+	if s == "" {
+		return ""
+	}
+	s = strings.NewReplacer("|", "\\|", "\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	if len(fence) > 1 || strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		return fence + " " + s + " " + fence
+	}
+	return fence + s + fence
+}
+
+func mdPointer(p *Pointer) string {
+	s := mdCode(p.Info.Path)
+	if p.Info.RemovedCommit != nil {
+		s += " (removed in " + mdCode(short(*p.Info.RemovedCommit)) + ")"
+	}
+	return s
+}
+
+func mdVerdict(r *audit.Result) string {
+	if r.Class != "" {
+		return mdText(string(r.Verdict) + "/" + string(r.Class))
+	}
+	return mdText(string(r.Verdict))
+}
+
+func mdSigner(in *audit.PointerInfo) string {
+	if in.Signer == nil {
+		return noSigner(in)
+	}
+	return mdCode(in.Signer.Identity) + " (" + mdText(in.Signer.Class) + ")"
+}
+
+// noSigner is what the signer column says when the pointer names none:
+// "unsigned" when the file parsed without a signer block, "" when it did
+// not parse far enough to tell.
+func noSigner(in *audit.PointerInfo) string {
+	for _, p := range in.Problems {
+		if p.Class == string(evidence.ProblemUnsigned) {
+			return "unsigned"
+		}
+	}
+	return ""
+}
+
+func mdAttested(r *audit.Result) string {
+	if r.AttestedAt.IsZero() {
+		return ""
+	}
+	return mdDate(r.AttestedAt) + " (" + mdText(string(r.AttestedAtSource)) + ")"
+}
+
+func mdAge(a audit.Age) string {
+	switch a {
+	case audit.AgeExpired, audit.AgeExpiring:
+		return "**" + string(a) + "**"
+	}
+	return string(a)
+}
+
+func mdIssue(is *Issue) string {
+	if is == nil {
+		return ""
+	}
+	if is.URL != "" && strings.HasPrefix(is.URL, "https://") {
+		return fmt.Sprintf("[#%d](%s) (%s)", is.Number, mdLinkURL(is.URL), mdText(is.State))
+	}
+	return fmt.Sprintf("\\#%d (%s)", is.Number, mdText(is.State))
+}
+
+// mdLinkURL keeps a URL from closing the link or the cell early.
+func mdLinkURL(u string) string {
+	return strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "|", "%7C", "<", "%3C", ">", "%3E").Replace(u)
+}
+
+// mdHandles lists GitHub handles as code, so that posting the report as a
+// comment does not notify them.
+func mdHandles(hs []string) string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = mdCode("@" + strings.TrimPrefix(h, "@"))
+	}
+	return strings.Join(out, ", ")
+}
+
+func mdTime(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+func mdDate(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+// phaseText renders phase counts compactly, by phase name:
+// "conformance 10/0/1, deployment 3/1/0".
+func phaseText(ph map[string]audit.PhaseCounts) string {
+	if len(ph) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(ph))
+	for n := range ph {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		c := ph[n]
+		parts[i] = fmt.Sprintf("%s %d/%d/%d", n, c.Passed, c.Failed, c.Skipped)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}
