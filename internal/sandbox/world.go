@@ -89,8 +89,9 @@ func WithLeafReuse(window time.Duration) Option {
 }
 
 // WithSeed derives the CA's and the log's keys from seed, so that a world
-// built twice from one seed has the same trust material (a reproducible
-// demo). Empty, the default, means random keys.
+// built twice from one seed has the same keys and log ID (certificates and
+// signatures still differ: ECDSA signing is randomized). Empty, the default,
+// means random keys.
 func WithSeed(seed []byte) Option {
 	return func(o *options) error { o.seed = append([]byte(nil), seed...); return nil }
 }

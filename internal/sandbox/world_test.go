@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -604,4 +605,15 @@ func BenchmarkBuildScale(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*n), "ms/pointer")
+}
+
+func TestWithSeed(t *testing.T) {
+	seed := []byte("evidence-auditd demo")
+	a, b := startWorld(t, sandbox.WithSeed(seed)), startWorld(t, sandbox.WithSeed(seed))
+	if a.Log().LogID() != b.Log().LogID() || !a.CA().Root().PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(b.CA().Root().PublicKey) {
+		t.Error("two worlds from one seed have different keys")
+	}
+	if c := startWorld(t); c.Log().LogID() == a.Log().LogID() {
+		t.Error("an unseeded world has the seeded log's key")
+	}
 }
