@@ -187,10 +187,14 @@ func RunState(r ledger.Run) string {
 func Load(ctx context.Context, db *ledger.DB, runID int64) (*Snapshot, error) {
 	run, err := db.Run(ctx, runID)
 	if errors.Is(err, ledger.ErrNotFound) {
-		if _, _, lerr := Latest(ctx, db); errors.Is(lerr, ErrNoRuns) {
+		runs, lerr := db.Runs(ctx)
+		switch {
+		case lerr != nil:
+			return nil, fmt.Errorf("list runs: %w", lerr)
+		case len(runs) == 0:
 			return nil, ErrNoRuns
 		}
-		return nil, fmt.Errorf("%w: %d", ErrUnknownRun, runID)
+		return nil, fmt.Errorf("%w: %d (the ledger holds runs %d to %d)", ErrUnknownRun, runID, runs[0].ID, runs[len(runs)-1].ID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read run %d: %w", runID, err)
