@@ -3,8 +3,6 @@ package audit
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -14,8 +12,8 @@ import (
 
 // Ledger is what a run needs from the ledger; internal/ledger satisfies it.
 type Ledger interface {
-	// AppendResult chains one result into the run.
-	AppendResult(ctx context.Context, runID int64, r Result) (int64, error)
+	// AppendResults chains results into the run, all or none.
+	AppendResults(ctx context.Context, runID int64, rs []Result) ([]int64, error)
 	// LastVerification returns the newest full verification of key whose
 	// bundle digest is digest, for the fast path.
 	LastVerification(ctx context.Context, key VersionKey, digest string) (LastVerification, bool, error)
@@ -144,48 +142,31 @@ func (r *Runner) Run(ctx context.Context, versions []PointerVersion, prior []Res
 		}
 	}
 
-	var (
-		mu      sync.Mutex
-		results = append([]Result(nil), prior...)
-		done    = len(prior)
-		total   = len(prior) + len(todo)
-	)
-	record := func(res Result) error {
-		// Record even when the run is being canceled: a decided result must
-		// not be lost (SPEC §6), and canceled ones are how the run says so.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if _, err := r.Ledger.AppendResult(wctx, opts.RunID, res); err != nil {
-			return fmt.Errorf("record %s: %w", res.Key, err)
-		}
-		mu.Lock()
-		results = append(results, res)
-		done++
-		d := done
-		mu.Unlock()
-		if opts.Progress != nil {
-			opts.Progress(d, total)
-		}
-		return nil
-	}
+	rec := newRecorder(ctx, r.Ledger, opts, len(prior)+len(todo))
+	rec.results = append(rec.results, prior...)
+	rec.done = len(prior)
+	go rec.loop()
 
-	g, gctx := errgroup.WithContext(ctx)
+	// The workers stop early only when the ledger failed; a canceled run
+	// goes on recording what it did not reach as canceled.
+	g, gctx := errgroup.WithContext(rec.ctx)
 	g.SetLimit(opts.Concurrency)
 	for _, v := range todo {
 		if gctx.Err() != nil {
 			if ctx.Err() == nil {
-				break // a ledger failure stopped the group; g.Wait reports it
+				break // the ledger failed; rec.wait reports it
 			}
-			if err := record(r.canceled(v, opts)); err != nil {
-				return nil, err
-			}
+			rec.submit(r.canceled(v, opts))
 			continue
 		}
 		g.Go(func() error {
-			return record(r.auditOne(gctx, v, opts))
+			rec.submit(r.auditOne(gctx, v, opts))
+			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	g.Wait()
+	results, err := rec.wait()
+	if err != nil {
 		return nil, err
 	}
 

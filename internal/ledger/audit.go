@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
@@ -18,18 +19,28 @@ func (d *DB) LastVerification(ctx context.Context, key audit.VersionKey, digest 
 	if err != nil || !ok || sr.Result.BundleDigest != digest {
 		return audit.LastVerification{}, false, err
 	}
-	b, ok, err := d.Bundle(ctx, digest)
-	if err != nil || !ok {
+	lv, found := audit.LastVerification{Result: sr.Result}, false
+	// Only the newest verification row: the fast path must not load the
+	// cached bundle bytes for every pointer.
+	err = d.read(ctx, func(tx *sql.Tx) error {
+		var verified string
+		e := tx.QueryRowContext(ctx, `SELECT trust_root, verifier_version, verified_at, layer_digest, referrer_digest
+			FROM bundle_verifications WHERE digest = ? ORDER BY id DESC LIMIT 1`, digest).
+			Scan(&lv.TrustRoot, &lv.VerifierVersion, &verified, &lv.LayerDigest, &lv.ReferrerDigest)
+		if errors.Is(e, sql.ErrNoRows) {
+			return nil
+		}
+		if e != nil {
+			return e
+		}
+		found = true
+		lv.VerifiedAt, e = parseTime(verified)
+		return e
+	})
+	if err != nil || !found {
 		return audit.LastVerification{}, false, err
 	}
-	return audit.LastVerification{
-		Result:          sr.Result,
-		TrustRoot:       b.TrustRoot,
-		VerifierVersion: b.VerifierVersion,
-		VerifiedAt:      b.VerifiedAt,
-		LayerDigest:     b.LayerDigest,
-		ReferrerDigest:  b.ReferrerDigest,
-	}, true, nil
+	return lv, true, nil
 }
 
 // CacheBundle implements audit.Ledger through PutBundle.

@@ -1,0 +1,72 @@
+package main_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
+)
+
+// BenchmarkAuditScale measures DESIGN.md's audit targets: the binary audits
+// a sandbox world of N pointers (EVIDENCE_AUDITD_BENCH_N, default 10 000)
+// served by this process, so the client's CPU and peak RSS are the child's
+// alone. It reports pointers/s, client CPU per pointer and peak RSS for a
+// full (--deep) run, then for a normal run that takes the fast path.
+//
+//	EVIDENCE_AUDITD_BENCH_N=10000 go test -run '^$' -bench AuditScale -benchtime 1x -timeout 30m ./cmd/evidence-auditd/
+func BenchmarkAuditScale(b *testing.B) {
+	n := 10000
+	if s := os.Getenv("EVIDENCE_AUDITD_BENCH_N"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	w := sandbox.New(b.TempDir(), sandbox.WithLeafReuse(5*time.Minute))
+	if err := w.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	start := time.Now()
+	if _, err := w.Build(ctx, sandbox.ScaleCases(n, now)); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("built a world of %d pointers in %s", n, time.Since(start).Round(time.Millisecond))
+	if err := w.WriteConfig(w.ConfigPath()); err != nil {
+		b.Fatal(err)
+	}
+	asOf := now.Format(time.RFC3339)
+
+	for _, mode := range []struct {
+		name string
+		args []string
+	}{
+		{"deep", []string{"--deep"}},
+		{"fast-path", nil},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			for range b.N {
+				cmd := exec.Command(binary, append([]string{"run", "-c", w.ConfigPath(), "--as-of", asOf}, mode.args...)...)
+				t0 := time.Now()
+				out, err := cmd.CombinedOutput()
+				wall := time.Since(t0)
+				if err != nil {
+					b.Fatalf("run: %v\n%s", err, out)
+				}
+				st := cmd.ProcessState
+				cpu := st.UserTime() + st.SystemTime()
+				ru := st.SysUsage().(*syscall.Rusage)
+				b.ReportMetric(float64(n)/wall.Seconds(), "pointers/s")
+				b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "client-cpu-ms/pointer")
+				b.ReportMetric(float64(ru.Maxrss)/1024, "peak-rss-MiB")
+			}
+		})
+	}
+}

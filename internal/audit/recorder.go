@@ -1,0 +1,98 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// maxBatch bounds one group commit.
+const maxBatch = 256
+
+// recorder writes results to the ledger as they are decided, with group
+// commit: whatever results are waiting when the previous transaction ends go
+// into the next one. A result is durable a transaction after it is decided
+// (each transaction is one fsync), so a killed run loses at most the
+// results of one transaction — they are audited again on resume, never
+// duplicated — while a fast-path run is not limited to one fsync per pointer.
+type recorder struct {
+	ledger Ledger
+	opts   Options
+	total  int
+
+	ctx    context.Context // canceled when the ledger fails
+	cancel context.CancelCauseFunc
+	in     chan Result
+	out    chan error
+
+	// Owned by loop until out is read.
+	results []Result
+	done    int
+}
+
+func newRecorder(parent context.Context, l Ledger, opts Options, total int) *recorder {
+	ctx, cancel := context.WithCancelCause(parent)
+	return &recorder{
+		ledger: l, opts: opts, total: total,
+		ctx: ctx, cancel: cancel,
+		in:  make(chan Result, 2*maxBatch),
+		out: make(chan error, 1),
+	}
+}
+
+// submit hands one decided result to the writer.
+func (rc *recorder) submit(res Result) { rc.in <- res }
+
+// wait closes the input, waits for the writer and returns every result
+// recorded, or the ledger's error.
+func (rc *recorder) wait() ([]Result, error) {
+	close(rc.in)
+	err := <-rc.out
+	rc.cancel(nil)
+	return rc.results, err
+}
+
+func (rc *recorder) loop() {
+	var failed error
+	for res := range rc.in {
+		if failed != nil {
+			continue // drain, so that workers never block
+		}
+		batch := []Result{res}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case more, ok := <-rc.in:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, more)
+			default:
+				break fill
+			}
+		}
+		if err := rc.write(batch); err != nil {
+			failed = err
+			rc.cancel(err)
+			continue
+		}
+		rc.results = append(rc.results, batch...)
+		rc.done += len(batch)
+		if rc.opts.Progress != nil {
+			rc.opts.Progress(rc.done, rc.total)
+		}
+	}
+	rc.out <- failed
+}
+
+// write records a batch even while the run is being canceled: a decided
+// result must not be lost (SPEC §6), and canceled ones are how the run
+// says it stopped.
+func (rc *recorder) write(batch []Result) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(rc.ctx), 30*time.Second)
+	defer cancel()
+	if _, err := rc.ledger.AppendResults(wctx, rc.opts.RunID, batch); err != nil {
+		return fmt.Errorf("record %d results (first %s): %w", len(batch), batch[0].Key, err)
+	}
+	return nil
+}
