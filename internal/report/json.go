@@ -1,27 +1,30 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 )
 
-// The wire form of SPEC §5. Unknown or absent values are null, never "" or
+// The wire form of SPEC §5 (the pointers array sits between recipes and
+// changes; JSON writes it). Unknown or absent values are null, never "" or
 // 0, so that a consumer can tell "none" from a value: finishedAt of an
 // unfinished run, removedCommit of a live pointer, attestedAt when no
 // timestamp is known, class of a healthy verdict, rekorLogIndex when the
 // log entry is unknown, phases when no predicate was verified.
 type jsonReport struct {
-	SchemaVersion string        `json:"schemaVersion"`
-	Run           jsonRun       `json:"run"`
-	PreviousRun   *int64        `json:"previousRun"`
-	Summary       jsonSummary   `json:"summary"`
-	Recipes       []jsonRecipe  `json:"recipes"`
-	Pointers      []jsonPointer `json:"pointers"`
-	Changes       []jsonChange  `json:"changes"`
-	Notes         []string      `json:"notes"`
+	SchemaVersion string       `json:"schemaVersion"`
+	Run           jsonRun      `json:"run"`
+	PreviousRun   *int64       `json:"previousRun"`
+	Summary       jsonSummary  `json:"summary"`
+	Recipes       []jsonRecipe `json:"recipes"`
+	Changes       []jsonChange `json:"changes"`
+	Notes         []string     `json:"notes"`
 }
 
 type jsonRun struct {
@@ -102,14 +105,72 @@ type jsonChange struct {
 }
 
 // JSON writes the snapshot as the SPEC §5 report: indented, keys in a fixed
-// order, pointers by path. The schema is docs/report.schema.json.
+// order, pointers by path. The schema is docs/report.schema.json. The
+// bytes are those of encoding/json's indented form of the whole document,
+// but the pointer rows are streamed one by one, so a large run is never
+// held twice in memory.
 func JSON(w io.Writer, s *Snapshot) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	r := toJSON(s)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(toJSON(s))
+	enc.SetIndent("  ", "  ")
+	// value writes v as a member of the top-level object.
+	value := func(name string, v any, last bool) error {
+		buf.Reset()
+		if err := enc.Encode(v); err != nil {
+			return fmt.Errorf("encode %s: %w", name, err)
+		}
+		bw.WriteString("  \"" + name + "\": ")
+		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		if !last {
+			bw.WriteByte(',')
+		}
+		bw.WriteByte('\n')
+		return nil
+	}
+	bw.WriteString("{\n")
+	for _, m := range []struct {
+		name string
+		v    any
+	}{{"schemaVersion", r.SchemaVersion}, {"run", r.Run}, {"previousRun", r.PreviousRun}, {"summary", r.Summary}, {"recipes", r.Recipes}} {
+		if err := value(m.name, m.v, false); err != nil {
+			return err
+		}
+	}
+	if len(s.Pointers) == 0 {
+		bw.WriteString("  \"pointers\": [],\n")
+	} else {
+		enc.SetIndent("    ", "  ")
+		bw.WriteString("  \"pointers\": [\n")
+		for i := range s.Pointers {
+			buf.Reset()
+			if err := enc.Encode(pointerJSON(&s.Pointers[i])); err != nil {
+				return fmt.Errorf("encode pointer %s: %w", s.Pointers[i].Info.Path, err)
+			}
+			bw.WriteString("    ")
+			bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+			if i < len(s.Pointers)-1 {
+				bw.WriteByte(',')
+			}
+			bw.WriteByte('\n')
+		}
+		bw.WriteString("  ],\n")
+		enc.SetIndent("  ", "  ")
+	}
+	if err := value("changes", r.Changes, false); err != nil {
+		return err
+	}
+	if err := value("notes", r.Notes, true); err != nil {
+		return err
+	}
+	bw.WriteString("}\n")
+	return bw.Flush()
 }
 
+// toJSON builds the wire form of everything but the pointer rows, which
+// JSON streams.
 func toJSON(s *Snapshot) *jsonReport {
 	r := &jsonReport{
 		SchemaVersion: SchemaVersion,
@@ -125,10 +186,9 @@ func toJSON(s *Snapshot) *jsonReport {
 			Invalid: s.Summary.Invalid, NoVerdict: s.Summary.NoVerdict, Expiring: s.Summary.Expiring,
 			Expired: s.Summary.Expired, RecipesNeedingRecert: s.Summary.RecipesNeedingRecert,
 		},
-		Recipes:  make([]jsonRecipe, 0, len(s.Recipes)),
-		Pointers: make([]jsonPointer, 0, len(s.Pointers)),
-		Changes:  make([]jsonChange, 0, len(s.Changes)),
-		Notes:    append([]string{}, s.Notes...),
+		Recipes: make([]jsonRecipe, 0, len(s.Recipes)),
+		Changes: make([]jsonChange, 0, len(s.Changes)),
+		Notes:   append([]string{}, s.Notes...),
 	}
 	if s.Previous != nil {
 		id := s.Previous.ID
@@ -144,9 +204,6 @@ func toJSON(s *Snapshot) *jsonReport {
 			jr.Issue = &jsonIssue{Number: rc.Issue.Number, URL: rc.Issue.URL, State: rc.Issue.State}
 		}
 		r.Recipes = append(r.Recipes, jr)
-	}
-	for i := range s.Pointers {
-		r.Pointers = append(r.Pointers, pointerJSON(&s.Pointers[i]))
 	}
 	for _, c := range s.Changes {
 		r.Changes = append(r.Changes, jsonChange{Path: c.Path, From: strOrNull(string(c.From)), To: string(c.To)})

@@ -278,7 +278,17 @@ var mdReplacer = strings.NewReplacer(
 	"\r\n", " ", "\n", " ", "\r", " ",
 )
 
-func mdText(s string) string { return mdReplacer.Replace(s) }
+// mdSpecial are the bytes mdReplacer changes; most cells have none.
+const mdSpecial = "\\|*_`[]<>#~@!\r\n"
+
+func mdText(s string) string {
+	if !strings.ContainsAny(s, mdSpecial) {
+		return s
+	}
+	return mdReplacer.Replace(s)
+}
+
+var mdCodeReplacer = strings.NewReplacer("|", "\\|", "\r\n", " ", "\n", " ", "\r", " ")
 
 // mdCode renders s as a code span, escaping pipes (GFM tables split on them
 // even inside code) and choosing a fence longer than any backtick run in s.
@@ -286,7 +296,9 @@ func mdCode(s string) string {
 	if s == "" {
 		return ""
 	}
-	s = strings.NewReplacer("|", "\\|", "\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	if strings.ContainsAny(s, "|\r\n") {
+		s = mdCodeReplacer.Replace(s)
+	}
 	fence := "`"
 	for strings.Contains(s, fence) {
 		fence += "`"

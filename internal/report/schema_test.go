@@ -10,6 +10,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 	"github.com/evidence-auditd/evidence-auditd/internal/report"
 	"github.com/evidence-auditd/evidence-auditd/internal/report/reporttest"
 )
@@ -50,7 +51,13 @@ func TestJSONMatchesSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []int64{runs.First, runs.Second, third} {
+	// A run killed before its first result: no pointers, no recipes.
+	empty, err := db.BeginRun(context.Background(), ledger.RunMeta{Repo: reporttest.Repo, Ref: reporttest.Ref, Commit: "c0ffee",
+		AsOf: reporttest.Started3, StartedAt: reporttest.Started3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{runs.First, runs.Second, third, empty.ID} {
 		out := render(t, load(t, db, id), report.FormatJSON)
 		if err := sch.Validate(decode(t, out)); err != nil {
 			t.Errorf("run %d: report does not match the schema: %v", id, err)

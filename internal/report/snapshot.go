@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
@@ -307,36 +310,50 @@ func runInputs(ctx context.Context, db *ledger.DB, runID int64) (string, *eviden
 }
 
 // pointers joins each result with the description of its pointer version.
+// Describing parses every pointer file (YAML), the bulk of a load, so it
+// is spread over the available CPUs; the output is placed by index, so the
+// result does not depend on scheduling.
 func pointers(results []audit.Result, versions []audit.PointerVersion, dir string, allow *evidence.Allowlist, notes *[]string) []Pointer {
 	byKey := make(map[audit.VersionKey]*audit.PointerVersion, len(versions))
 	for i := range versions {
 		byKey[versions[i].Key] = &versions[i]
 	}
-	out := make([]Pointer, 0, len(results))
-	missing := 0
-	for _, r := range results {
-		var info audit.PointerInfo
-		if v := byKey[r.Key]; v != nil {
-			info, _ = audit.Describe(*v, dir, allow)
-		} else {
-			// A version the inventory no longer reaches (history rewritten
-			// since the run): describe it from the result and its path.
-			missing++
-			loc, _ := evidence.ParsePath(dir, r.Key.Path)
-			info = audit.PointerInfo{Path: r.Key.Path, Recipe: r.Recipe, Source: loc.Source, Layout: loc.Layout,
-				BundleDigest: r.BundleDigest, AddedCommit: r.Key.AddedCommit, Problems: []audit.Problem{}}
+	out := make([]Pointer, len(results))
+	var missing atomic.Int64
+	describe := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r := results[i]
+			var info audit.PointerInfo
+			if v := byKey[r.Key]; v != nil {
+				info, _ = audit.Describe(*v, dir, allow)
+			} else {
+				// A version the inventory no longer reaches (history
+				// rewritten since the run): describe it from the result
+				// and its path.
+				missing.Add(1)
+				loc, _ := evidence.ParsePath(dir, r.Key.Path)
+				info = audit.PointerInfo{Path: r.Key.Path, Recipe: r.Recipe, Source: loc.Source, Layout: loc.Layout,
+					BundleDigest: r.BundleDigest, AddedCommit: r.Key.AddedCommit, Problems: []audit.Problem{}}
+			}
+			if info.Recipe == "" {
+				info.Recipe = r.Recipe
+			}
+			if info.Problems == nil {
+				info.Problems = []audit.Problem{}
+			}
+			r.AttestedAt = r.AttestedAt.UTC()
+			out[i] = Pointer{Info: info, Result: r}
 		}
-		if info.Recipe == "" {
-			info.Recipe = r.Recipe
-		}
-		if info.Problems == nil {
-			info.Problems = []audit.Problem{}
-		}
-		r.AttestedAt = r.AttestedAt.UTC()
-		out = append(out, Pointer{Info: info, Result: r})
 	}
-	if missing > 0 {
-		*notes = append(*notes, fmt.Sprintf("%d pointer versions of this run are no longer in the ledger's inventory (history rewritten); they are described from their results", missing))
+	workers := min(runtime.GOMAXPROCS(0), len(results)/256+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(results)/workers, (w+1)*len(results)/workers
+		wg.Go(func() { describe(lo, hi) })
+	}
+	wg.Wait()
+	if n := missing.Load(); n > 0 {
+		*notes = append(*notes, fmt.Sprintf("%d pointer versions of this run are no longer in the ledger's inventory (history rewritten); they are described from their results", n))
 	}
 	slices.SortFunc(out, comparePath)
 	return out
