@@ -58,6 +58,7 @@ Exit codes: 0 healthy, 1 could not complete, 2 usage or configuration error,
 		newReportCommand(g),
 		newRunCommand(g),
 		newVerifyCommand(g),
+		newIssuesCommand(g),
 		newDemoCommand(),
 	)
 	return root

@@ -74,10 +74,16 @@ no-verdict (registry or log unreachable) alone never exits 3.`,
 			if err != nil {
 				return err
 			}
+			printRunSummary(cmd.OutOrStdout(), cfg, out)
 			if dryRun {
 				log.Info("dry run: no issue operations sent")
+			} else {
+				isum, err := applyIssues(cmd.Context(), cfg, log, out, false)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), isum)
 			}
-			printRunSummary(cmd.OutOrStdout(), cfg, out)
 			return outcomeError(out)
 		},
 	}
