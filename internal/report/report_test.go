@@ -227,3 +227,25 @@ func TestWriteAll(t *testing.T) {
 		}
 	}
 }
+
+// TestHTMLSelfContained: the page loads nothing from elsewhere and runs
+// nothing; links only point at issues.
+func TestHTMLSelfContained(t *testing.T) {
+	db, runs, _ := fixtureDB(t)
+	page := string(render(t, load(t, db, runs.Second), report.FormatHTML))
+	for _, bad := range []string{"<script", "<link", "<img", "<iframe", "<object", "@import", "url(", " src=", "javascript:", "@font-face"} {
+		if strings.Contains(strings.ToLower(page), bad) {
+			t.Errorf("the HTML report contains %q", bad)
+		}
+	}
+	for _, want := range []string{"Content-Security-Policy", "default-src 'none'", "@media print", "<svg"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the HTML report lacks %q", want)
+		}
+	}
+	for _, href := range strings.Split(page, `href="`)[1:] {
+		if !strings.HasPrefix(href, "https://github.com/example/aicr/issues/") {
+			t.Errorf("unexpected link %.80q", href)
+		}
+	}
+}
