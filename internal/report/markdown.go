@@ -25,7 +25,7 @@ func Markdown(w io.Writer, s *Snapshot) error {
 	m.summary(s)
 	sec := groupPointers(s)
 	m.recert(s)
-	m.lost(sec[GroupLost])
+	m.lost(s, sec[GroupLost])
 	m.invalid(sec[GroupInvalid])
 	m.noVerdict(s, sec[GroupNoVerdict])
 	m.healthy(sec[GroupHealthy])
@@ -174,16 +174,21 @@ func (m *mdWriter) recert(s *Snapshot) {
 	m.line("")
 }
 
-func (m *mdWriter) lost(ps []*Pointer) {
+func (m *mdWriter) lost(s *Snapshot, ps []*Pointer) {
 	m.p("## Lost bundles (%d)\n\n", len(ps))
 	if len(ps) == 0 {
 		m.line("None.\n")
 		return
 	}
 	m.line("The registry no longer serves these bundles. `rekor-only`: the transparency log still proves the signed entry; `not-found` / `forbidden`: nothing proves it any more.\n")
-	m.tableHead("Pointer", "Recipe", "Verdict", "Attested", "Detail", "Hint")
+	lostIssue := map[string]*Issue{}
+	for i := range s.Recipes {
+		lostIssue[s.Recipes[i].Recipe] = s.Recipes[i].LostIssue
+	}
+	m.tableHead("Pointer", "Recipe", "Verdict", "Attested", "Detail", "Hint", "Issue")
 	for _, p := range ps {
-		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdVerdict(&p.Result), mdAttested(&p.Result), mdText(p.Result.Detail), mdText(p.Result.Hint))
+		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdVerdict(&p.Result), mdAttested(&p.Result), mdText(p.Result.Detail), mdText(p.Result.Hint),
+			mdIssue(lostIssue[p.Info.Recipe]))
 	}
 	m.line("")
 }

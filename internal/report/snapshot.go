@@ -108,14 +108,15 @@ type Recipe struct {
 	FreshestPath       string
 	LivePointers       int
 	Lost               int // live pointers whose bytes the registry no longer serves
-	// RoutedVia and Assignees say how the recert issue was routed
-	// ("maintainers", "codeowners", "default"); empty until the issue
-	// records carry routing.
+	// RoutedVia and Assignees say how the recipe's issues were routed
+	// ("maintainers", "codeowners", "default"; SPEC §2.3) and to whom;
+	// empty when no issue was filed.
 	RoutedVia string
 	Assignees []string
 	// Issue is the recipe's recert issue as the ledger knows it now (not as
-	// of the run); nil when none was filed.
-	Issue *Issue
+	// of the run); nil when none was filed. LostIssue is its lost issue.
+	Issue     *Issue
+	LostIssue *Issue
 }
 
 // Issue is an issue recorded in the ledger.
@@ -394,9 +395,24 @@ func summarize(ps []Pointer) Summary {
 	return s
 }
 
-// recipes turns the run's recipe statuses into report rows, with the recert
-// issue the ledger records for each.
+// Issue kinds of SPEC §7.
+const (
+	kindRecert = "recert"
+	kindLost   = "lost"
+)
+
+// recipes turns the run's recipe statuses into report rows, with the issues
+// and routing the ledger records for each.
 func recipes(ctx context.Context, db *ledger.DB, sts []audit.RecipeStatus) ([]Recipe, error) {
+	recs, err := db.IssueRecords(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read issues: %w", err)
+	}
+	type key struct{ recipe, kind string }
+	issues := make(map[key]*ledger.IssueRecord, len(recs))
+	for i := range recs {
+		issues[key{recs[i].Recipe, recs[i].Kind}] = &recs[i]
+	}
 	out := make([]Recipe, 0, len(sts))
 	for _, st := range sts {
 		r := Recipe{
@@ -404,12 +420,19 @@ func recipes(ctx context.Context, db *ledger.DB, sts []audit.RecipeStatus) ([]Re
 			FreshestAttestedAt: st.FreshestAttestedAt.UTC(), FreshestAge: st.FreshestAge, FreshestPath: st.Freshest.Path,
 			LivePointers: st.LivePointers, Lost: len(st.Lost), Assignees: []string{},
 		}
-		is, ok, err := db.IssueFor(ctx, st.Recipe, "recert")
-		if err != nil {
-			return nil, fmt.Errorf("read issue of %s: %w", st.Recipe, err)
+		recert, lost := issues[key{st.Recipe, kindRecert}], issues[key{st.Recipe, kindLost}]
+		// The route is the recipe's (its overlay, CODEOWNERS, defaults), so
+		// a recipe with only a lost issue still shows where it goes.
+		for _, rec := range []*ledger.IssueRecord{lost, recert} {
+			if rec != nil && rec.RoutedVia != "" {
+				r.RoutedVia, r.Assignees = rec.RoutedVia, append([]string{}, rec.Assignees...)
+			}
 		}
-		if ok {
-			r.Issue = &Issue{Number: is.Number, URL: is.URL, State: is.State}
+		if recert != nil {
+			r.Issue = &Issue{Number: recert.Number, URL: recert.URL, State: recert.State}
+		}
+		if lost != nil {
+			r.LostIssue = &Issue{Number: lost.Number, URL: lost.URL, State: lost.State}
 		}
 		out = append(out, r)
 	}

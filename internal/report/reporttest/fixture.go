@@ -331,12 +331,19 @@ func Build(ctx context.Context, db *ledger.DB) (Runs, error) {
 			ids.Second = run.ID
 		}
 	}
-	for _, is := range []ledger.Issue{
-		{Recipe: "gb200-eks-ubuntu-inference", Kind: "recert", Number: 12, URL: "https://github.com/example/aicr/issues/12", State: "open", UpdatedAt: Finished2},
-		{Recipe: "l40s-oke-ubuntu-inference", Kind: "recert", Number: 15, URL: "https://github.com/example/aicr/issues/15", State: "open", UpdatedAt: Finished2},
-		{Recipe: "h200-aks-ubuntu-inference", Kind: "recert", Number: 9, URL: "https://github.com/example/aicr/issues/9", State: "closed", UpdatedAt: Finished1},
+	for _, is := range []ledger.IssueRecord{
+		{Issue: ledger.Issue{Recipe: "gb200-eks-ubuntu-inference", Kind: "recert", Number: 12, URL: "https://github.com/example/aicr/issues/12", State: "open", UpdatedAt: Finished2},
+			RoutedVia: "maintainers", Assignees: []string{"alice", "bob"}, Condition: audit.ReasonExpired},
+		{Issue: ledger.Issue{Recipe: "gb200-eks-ubuntu-inference", Kind: "lost", Number: 13, URL: "https://github.com/example/aicr/issues/13", State: "open", UpdatedAt: Finished2},
+			RoutedVia: "maintainers", Assignees: []string{"alice", "bob"}},
+		{Issue: ledger.Issue{Recipe: "l40s-oke-ubuntu-inference", Kind: "recert", Number: 15, URL: "https://github.com/example/aicr/issues/15", State: "open", UpdatedAt: Finished2},
+			RoutedVia: "codeowners", Assignees: []string{"oci-team-lead"}, Condition: audit.ReasonNoHealthy},
+		{Issue: ledger.Issue{Recipe: "a100-gke-cos-training", Kind: "recert", Number: 16, URL: "https://github.com/example/aicr/issues/16", State: "open", UpdatedAt: Finished2},
+			RoutedVia: "default"},
+		{Issue: ledger.Issue{Recipe: "h200-aks-ubuntu-inference", Kind: "recert", Number: 9, URL: "https://github.com/example/aicr/issues/9", State: "closed", UpdatedAt: Finished1},
+			RoutedVia: "maintainers", Assignees: []string{"carol"}},
 	} {
-		if err := db.PutIssue(ctx, is); err != nil {
+		if err := db.PutIssueRecord(ctx, is); err != nil {
 			return Runs{}, err
 		}
 	}
