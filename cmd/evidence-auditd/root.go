@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 // globalFlags are the flags every subcommand that reads configuration shares.
 type globalFlags struct {
 	configPath string
+	cpuProfile string // hidden: for performance work
 }
 
 func newRootCommand() *cobra.Command {
@@ -48,6 +50,30 @@ Exit codes: 0 healthy, 1 could not complete, 2 usage or configuration error,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "configuration file (default $EVIDENCE_AUDITD_CONFIG)")
+	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile to FILE (performance work)")
+	root.PersistentFlags().MarkHidden("cpuprofile")
+	var stopProfile func()
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if g.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(g.cpuProfile)
+		if err != nil {
+			return usageErr(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		return nil
+	}
+	cobra.OnFinalize(func() { // also after a failing RunE
+		if stopProfile != nil {
+			stopProfile()
+			stopProfile = nil
+		}
+	})
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.SetHelpTemplate(root.HelpTemplate() + envHelp())
 

@@ -17,6 +17,7 @@ import (
 // served by this process, so the client's CPU and peak RSS are the child's
 // alone. It reports pointers/s, client CPU per pointer and peak RSS for a
 // full (--deep) run, then for a normal run that takes the fast path.
+// EVIDENCE_AUDITD_BENCH_PROFILE=DIR writes the child's CPU profiles there.
 //
 //	EVIDENCE_AUDITD_BENCH_N=10000 go test -run '^$' -bench AuditScale -benchtime 1x -timeout 30m ./cmd/evidence-auditd/
 func BenchmarkAuditScale(b *testing.B) {
@@ -53,7 +54,11 @@ func BenchmarkAuditScale(b *testing.B) {
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			for range b.N {
-				cmd := exec.Command(binary, append([]string{"run", "-c", w.ConfigPath(), "--as-of", asOf}, mode.args...)...)
+				args := append([]string{"run", "-c", w.ConfigPath(), "--as-of", asOf}, mode.args...)
+				if dir := os.Getenv("EVIDENCE_AUDITD_BENCH_PROFILE"); dir != "" {
+					args = append(args, "--cpuprofile", dir+"/"+mode.name+".prof")
+				}
+				cmd := exec.Command(binary, args...)
 				t0 := time.Now()
 				out, err := cmd.CombinedOutput()
 				wall := time.Since(t0)

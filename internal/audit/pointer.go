@@ -139,8 +139,8 @@ func precheck(info PointerInfo) (precheckResult, bool) {
 // enough, and only probes that the bytes are still served (DESIGN "fast
 // path"). ok is false when the full path must run.
 func (r *Runner) fastPath(ctx context.Context, v PointerVersion, b evidence.Bundle, opts Options) (Result, bool) {
-	last, ok, err := r.Ledger.LastVerification(ctx, v.Key, b.Digest)
-	if err != nil || !ok || !last.Result.Verdict.Healthy() {
+	last, ok := opts.last[v.Key]
+	if !ok || last.Result.BundleDigest != b.Digest || !last.Result.Verdict.Healthy() {
 		return Result{}, false
 	}
 	if last.TrustRoot != r.Verifier.TrustRoot() || last.VerifierVersion != r.Verifier.Version() ||
@@ -151,7 +151,7 @@ func (r *Runner) fastPath(ctx context.Context, v PointerVersion, b evidence.Bund
 	if opts.Policy.DeepEvery <= 0 || now.Sub(last.VerifiedAt) >= opts.Policy.DeepEvery {
 		return Result{}, false
 	}
-	err = r.Source.Probe(ctx, b.OCI, b.Digest, last.LayerDigest, last.ReferrerDigest)
+	err := r.Source.Probe(ctx, b.OCI, b.Digest, last.LayerDigest, last.ReferrerDigest)
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrTransient), errors.Is(err, ErrCanceled):

@@ -14,9 +14,9 @@ import (
 type Ledger interface {
 	// AppendResults chains results into the run, all or none.
 	AppendResults(ctx context.Context, runID int64, rs []Result) ([]int64, error)
-	// LastVerification returns the newest full verification of key whose
-	// bundle digest is digest, for the fast path.
-	LastVerification(ctx context.Context, key VersionKey, digest string) (LastVerification, bool, error)
+	// LastVerifications returns, per pointer version, the newest full
+	// verification whose bundle is cached: the fast path's references.
+	LastVerifications(ctx context.Context) (map[VersionKey]LastVerification, error)
 	// CacheBundle keeps the Sigstore bundle and statement of a verified
 	// bundle (SPEC §6).
 	CacheBundle(ctx context.Context, b CachedBundle) error
@@ -88,6 +88,9 @@ type Options struct {
 	Done map[VersionKey]bool
 	// Progress, when set, is called after each recorded result.
 	Progress func(done, total int)
+
+	// last holds the fast path's references, loaded once per run.
+	last map[VersionKey]LastVerification
 }
 
 // Summary counts what a run decided.
@@ -142,6 +145,13 @@ func (r *Runner) Run(ctx context.Context, versions []PointerVersion, prior []Res
 		}
 	}
 
+	if !opts.Deep {
+		last, err := r.Ledger.LastVerifications(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts.last = last
+	}
 	rec := newRecorder(ctx, r.Ledger, opts, len(prior)+len(todo))
 	rec.results = append(rec.results, prior...)
 	rec.done = len(prior)

@@ -4,43 +4,71 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 )
 
 var _ audit.Ledger = (*DB)(nil)
 
-// LastVerification implements audit.Ledger: the newest deep result of key
-// for the bundle digest, with the newest verification of those bytes.
-func (d *DB) LastVerification(ctx context.Context, key audit.VersionKey, digest string) (audit.LastVerification, bool, error) {
-	sr, ok, err := d.LastResultFor(ctx, key, true)
-	if err != nil || !ok || sr.Result.BundleDigest != digest {
-		return audit.LastVerification{}, false, err
-	}
-	lv, found := audit.LastVerification{Result: sr.Result}, false
-	// Only the newest verification row: the fast path must not load the
-	// cached bundle bytes for every pointer.
-	err = d.read(ctx, func(tx *sql.Tx) error {
-		var verified string
-		e := tx.QueryRowContext(ctx, `SELECT trust_root, verifier_version, verified_at, layer_digest, referrer_digest
-			FROM bundle_verifications WHERE digest = ? ORDER BY id DESC LIMIT 1`, digest).
-			Scan(&lv.TrustRoot, &lv.VerifierVersion, &verified, &lv.LayerDigest, &lv.ReferrerDigest)
-		if errors.Is(e, sql.ErrNoRows) {
-			return nil
+// LastVerifications implements audit.Ledger: for every pointer version, its
+// newest deep result with the newest verification of that result's bundle
+// digest. Versions whose bundle was never cached are left out. One query
+// each for results and verifications, so the fast path costs no ledger
+// round trip per pointer.
+func (d *DB) LastVerifications(ctx context.Context) (map[audit.VersionKey]audit.LastVerification, error) {
+	out := map[audit.VersionKey]audit.LastVerification{}
+	err := d.read(ctx, func(tx *sql.Tx) error {
+		type verification struct {
+			trustRoot, version, layer, referrer string
+			at                                  time.Time
 		}
-		if e != nil {
-			return e
+		latest := map[string]verification{}
+		rows, err := tx.QueryContext(ctx, `SELECT digest, trust_root, verifier_version, verified_at, layer_digest, referrer_digest
+			FROM bundle_verifications WHERE id IN (SELECT max(id) FROM bundle_verifications GROUP BY digest)`)
+		if err != nil {
+			return err
 		}
-		found = true
-		lv.VerifiedAt, e = parseTime(verified)
-		return e
+		defer rows.Close()
+		for rows.Next() {
+			var digest, at string
+			var v verification
+			if err := rows.Scan(&digest, &v.trustRoot, &v.version, &at, &v.layer, &v.referrer); err != nil {
+				return err
+			}
+			if v.at, err = parseTime(at); err != nil {
+				return err
+			}
+			latest[digest] = v
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		results, err := queryRowsTx(ctx, tx, `WHERE seq IN (SELECT max(seq) FROM results WHERE deep = 1 GROUP BY path, added_commit)`)
+		if err != nil {
+			return err
+		}
+		for _, row := range results {
+			r, err := row.result()
+			if err != nil {
+				return fmt.Errorf("seq %d: %w", row.Seq, err)
+			}
+			v, ok := latest[r.BundleDigest]
+			if !ok {
+				continue
+			}
+			out[r.Key] = audit.LastVerification{
+				Result: r, TrustRoot: v.trustRoot, VerifierVersion: v.version, VerifiedAt: v.at,
+				LayerDigest: v.layer, ReferrerDigest: v.referrer,
+			}
+		}
+		return nil
 	})
-	if err != nil || !found {
-		return audit.LastVerification{}, false, err
+	if err != nil {
+		return nil, fmt.Errorf("last verifications: %w", err)
 	}
-	return lv, true, nil
+	return out, nil
 }
 
 // CacheBundle implements audit.Ledger through PutBundle.

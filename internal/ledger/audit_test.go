@@ -14,15 +14,24 @@ func TestLastVerificationForFastPath(t *testing.T) {
 	db := newDB(t)
 	run := beginRun(t, db)
 	r := result(1)
-	if _, ok, err := db.LastVerification(ctx, r.Key, r.BundleDigest); err != nil || ok {
-		t.Fatalf("LastVerification on an empty ledger = ok %v, err %v; want nothing", ok, err)
+	lastOf := func() (audit.LastVerification, bool) {
+		t.Helper()
+		all, err := db.LastVerifications(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lv, ok := all[r.Key]
+		return lv, ok
+	}
+	if _, ok := lastOf(); ok {
+		t.Fatal("LastVerifications on an empty ledger lists the pointer")
 	}
 	if _, err := db.AppendResult(ctx, run.ID, r); err != nil {
 		t.Fatal(err)
 	}
 	// A deep result without a cached bundle is no fast-path reference.
-	if _, ok, _ := db.LastVerification(ctx, r.Key, r.BundleDigest); ok {
-		t.Fatal("LastVerification without a cached bundle: ok, want not")
+	if _, ok := lastOf(); ok {
+		t.Fatal("LastVerifications without a cached bundle lists the pointer")
 	}
 	at := t0.Add(time.Hour)
 	if err := db.CacheBundle(ctx, audit.CachedBundle{
@@ -32,18 +41,23 @@ func TestLastVerificationForFastPath(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	last, ok, err := db.LastVerification(ctx, r.Key, r.BundleDigest)
-	if err != nil || !ok {
-		t.Fatalf("LastVerification = ok %v, err %v", ok, err)
+	last, ok := lastOf()
+	if !ok {
+		t.Fatal("LastVerifications does not list the verified pointer")
 	}
 	if last.TrustRoot != "sha256:tr" || last.VerifierVersion != "verify/1" || !last.VerifiedAt.Equal(at) ||
 		last.LayerDigest != "sha256:layer" || last.ReferrerDigest != "sha256:ref" || last.Result.Key != r.Key {
 		t.Errorf("LastVerification = %+v", last)
 	}
-	// Another digest for the same version (never happens for one key, but
-	// the fast path must not reuse a verification of other bytes).
-	if _, ok, _ := db.LastVerification(ctx, r.Key, "sha256:other"); ok {
-		t.Error("LastVerification for another digest: ok, want not")
+	// A later non-deep result does not replace the deep reference.
+	run2 := beginRun(t, db)
+	fast := r
+	fast.Deep, fast.VerifiedVia = false, audit.ViaCache
+	if _, err := db.AppendResult(ctx, run2.ID, fast); err != nil {
+		t.Fatal(err)
+	}
+	if last, _ := lastOf(); !last.Result.Deep {
+		t.Error("LastVerifications returned a fast-path result as the reference")
 	}
 }
 

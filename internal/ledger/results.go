@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 )
@@ -48,13 +49,7 @@ func (d *DB) AppendResults(ctx context.Context, runID int64, rs []audit.Result) 
 			return fmt.Errorf("run %d: %w", runID, ErrRunFinished)
 		}
 		seqs = make([]int64, 0, len(rows))
-		for _, row := range rows {
-			if err := appendRowTx(ctx, tx, row); err != nil {
-				return fmt.Errorf("%s@%s: %w", row.Path, row.AddedCommit, err)
-			}
-			seqs = append(seqs, row.Seq)
-		}
-		return nil
+		return appendRowsTx(ctx, tx, rows, func(seq int64) { seqs = append(seqs, seq) })
 	})
 	if err != nil {
 		return nil, fmt.Errorf("append result: %w", err)
@@ -62,15 +57,11 @@ func (d *DB) AppendResults(ctx context.Context, runID int64, rs []audit.Result) 
 	return seqs, nil
 }
 
-func appendRowTx(ctx context.Context, tx *sql.Tx, row *resultRow) error {
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM results WHERE run_id = ? AND path = ? AND added_commit = ?`,
-		row.RunID, row.Path, row.AddedCommit).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return ErrDuplicateResult
-	}
+// appendRowsTx chains rows after the current head: the head is read once
+// per batch and the insert prepared once, so a batch costs one statement
+// per row. The UNIQUE (run_id, path, added_commit) constraint is what
+// refuses a second result for a pointer in a run.
+func appendRowsTx(ctx context.Context, tx *sql.Tx, rows []*resultRow, appended func(seq int64)) error {
 	seq, head, err := chainHeadTx(ctx, tx)
 	if err != nil {
 		return err
@@ -78,16 +69,30 @@ func appendRowTx(ctx context.Context, tx *sql.Tx, row *resultRow) error {
 	if head == "" {
 		head = genesisHash
 	}
-	row.Seq, row.PrevHash, row.Enc = seq+1, head, encV1
-	if row.Hash, err = rowHash(head, row); err != nil {
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO results (`+resultColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO results (`+resultColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		row.Seq, row.RunID, row.Path, row.AddedCommit, row.Recipe, row.Verdict, row.Class, row.Detail, row.Hint,
-		row.Via, row.BundleDigest, row.RekorLogIndex, row.AttestedAt, row.AttestedAtSource, row.Age,
-		row.Phases, row.Checks, boolInt(row.Deep), row.CheckedAt, row.Enc, row.PrevHash, row.Hash)
-	return err
+	defer ins.Close()
+	for _, row := range rows {
+		row.Seq, row.PrevHash, row.Enc = seq+1, head, encV1
+		if row.Hash, err = rowHash(head, row); err != nil {
+			return err
+		}
+		if _, err := ins.ExecContext(ctx,
+			row.Seq, row.RunID, row.Path, row.AddedCommit, row.Recipe, row.Verdict, row.Class, row.Detail, row.Hint,
+			row.Via, row.BundleDigest, row.RekorLogIndex, row.AttestedAt, row.AttestedAtSource, row.Age,
+			row.Phases, row.Checks, boolInt(row.Deep), row.CheckedAt, row.Enc, row.PrevHash, row.Hash); err != nil {
+			if strings.Contains(err.Error(), "UNIQUE constraint failed: results.run_id") {
+				err = ErrDuplicateResult
+			}
+			return fmt.Errorf("%s@%s: %w", row.Path, row.AddedCommit, err)
+		}
+		seq, head = row.Seq, row.Hash
+		appended(row.Seq)
+	}
+	return nil
 }
 
 // chainHeadTx returns the last row's seq and hash; 0 and "" when empty.
