@@ -1,6 +1,7 @@
 package report_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -66,7 +67,7 @@ func loadBenchSnapshot(b *testing.B) *report.Snapshot {
 	if benchSnap != nil {
 		return benchSnap
 	}
-	db, runID := benchLedger(b)
+	db, runID := benchLedger(b, benchPointers)
 	s, err := report.Load(context.Background(), db, runID)
 	if err != nil {
 		b.Fatal(err)
@@ -75,9 +76,9 @@ func loadBenchSnapshot(b *testing.B) *report.Snapshot {
 	return s
 }
 
-// benchLedger writes two complete runs of benchPointers pointers; the
-// second differs in a few hundred verdicts.
-func benchLedger(b *testing.B) (*ledger.DB, int64) {
+// benchLedger writes two complete runs of n pointers; the second differs
+// in one verdict out of 37.
+func benchLedger(b testing.TB, n int) (*ledger.DB, int64) {
 	b.Helper()
 	ctx := context.Background()
 	db, err := ledger.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
@@ -85,8 +86,8 @@ func benchLedger(b *testing.B) (*ledger.DB, int64) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	versions := make([]audit.PointerVersion, benchPointers)
-	results := make([]audit.Result, benchPointers)
+	versions := make([]audit.PointerVersion, n)
+	results := make([]audit.Result, n)
 	live := map[audit.VersionKey]bool{}
 	for i := range versions {
 		versions[i], results[i] = benchVersion(i)
@@ -154,7 +155,7 @@ func BenchmarkRender10k(b *testing.B) {
 // BenchmarkLoad10k reads the same 10 000-pointer run back from the ledger
 // (results, pointer versions parsed and described, previous run).
 func BenchmarkLoad10k(b *testing.B) {
-	db, runID := benchLedger(b)
+	db, runID := benchLedger(b, benchPointers)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := report.Load(context.Background(), db, runID); err != nil {
@@ -168,3 +169,33 @@ type countWriter struct{ n int }
 func (c *countWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
 
 var _ io.Writer = (*countWriter)(nil)
+
+// TestLoadParallelDeterministic loads a run large enough for Load to
+// describe pointers on several goroutines (run it with -race) and checks
+// the result does not depend on scheduling.
+func TestLoadParallelDeterministic(t *testing.T) {
+	const n = 1500
+	db, runID := benchLedger(t, n)
+	wantChanges := 0 // every 37th pointer turns no-verdict, unless it was already
+	for i := 0; i < n; i += 37 {
+		if i%20 != 5 {
+			wantChanges++
+		}
+	}
+	var first []byte
+	for range 3 {
+		s, err := report.Load(context.Background(), db, runID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Pointers) != n || len(s.Changes) != wantChanges {
+			t.Fatalf("%d pointers, %d changes; want %d and %d", len(s.Pointers), len(s.Changes), n, wantChanges)
+		}
+		out := render(t, s, report.FormatJSON)
+		if first == nil {
+			first = out
+		} else if !bytes.Equal(out, first) {
+			t.Fatal("two loads of the same run render differently")
+		}
+	}
+}

@@ -440,10 +440,12 @@ func recipes(ctx context.Context, db *ledger.DB, sts []audit.RecipeStatus) ([]Re
 	return out, nil
 }
 
-// changes lists the pointer versions whose verdict differs between before
-// and after; versions after audits and before did not come "from" nothing.
-// Versions only before audited (an --only run, a rewritten history) are not
-// changes of this run and are left out.
+// changes lists the pointer versions after audited whose verdict differs
+// from before's, matched by version (path and added commit), so an edited
+// flat pointer's new bytes are a new version. A version before did not
+// audit comes from "" (null in JSON). Versions only before audited (an
+// --only run, a rewritten history) are not changes of this run and are
+// left out.
 func changes(before, after []audit.Result) []Change {
 	prev := make(map[audit.VersionKey]audit.Verdict, len(before))
 	for _, r := range before {
