@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 )
@@ -17,13 +16,14 @@ func (r *Runner) Audit(ctx context.Context, v PointerVersion, opts Options) Resu
 	if opts.AsOf.IsZero() {
 		opts.AsOf = r.now()
 	}
-	return r.auditOne(ctx, v, opts)
+	res, _ := r.auditOne(ctx, v, opts)
+	return res
 }
 
-// auditOne decides one pointer version's verdict (SPEC §3). It never
-// returns an error: everything that can go wrong with one pointer is a
-// result.
-func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) Result {
+// auditOne decides one pointer version's verdict (SPEC §3), and for a
+// healthy bundle returns what the ledger must cache of it. It never returns
+// an error: everything that can go wrong with one pointer is a result.
+func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (Result, *CachedBundle) {
 	res := r.base(v, opts)
 	info, p := Describe(v, opts.EvidenceDir, opts.Allowlist)
 	res.Recipe = info.Recipe
@@ -35,7 +35,7 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) R
 		res.Verdict, res.Class, res.Detail, res.Hint = Invalid, pre.class, pre.detail, pre.hint
 		res.Checks = append(res.Checks, Check{Name: "pointer", Status: CheckFail, Detail: pre.detail})
 		r.finishAge(&res, v, p, nil, opts)
-		return res
+		return res, nil
 	}
 	res.Checks = append(res.Checks, Check{Name: "pointer", Status: CheckPass, Detail: "schema, placement and signer block"})
 	if opts.Policy.FailUnlisted && info.Signer != nil && info.Signer.Class == string(evidence.SignerUnlisted) {
@@ -43,14 +43,14 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) R
 		res.Detail = fmt.Sprintf("signer %s (%s) is not on the allowlist and policy.failUnlisted is set", info.Signer.Identity, info.Signer.Issuer)
 		res.Hint = "add the signer to recipes/evidence/allowlist.yaml, or re-sign with a listed identity"
 		r.finishAge(&res, v, p, nil, opts)
-		return res
+		return res, nil
 	}
 	want := Expectation{Pointer: p, Path: v.Key.Path}
 	a := p.Attestations[0]
 
 	if !opts.Deep {
 		if fast, ok := r.fastPath(ctx, v, a.Bundle, opts); ok {
-			return fast
+			return fast, nil
 		}
 	}
 
@@ -60,30 +60,26 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) R
 		ver := r.fetchFailure(ctx, want, err)
 		r.apply(&res, ver)
 		r.finishAge(&res, v, p, &ver, opts)
-		return res
+		return res, nil
 	}
 	res.Checks = append(res.Checks, Check{Name: "fetch", Status: CheckPass,
 		Detail: fmt.Sprintf("manifest, layer and signature (%s, via %s) fetched by digest", ev.Signature.Kind, ev.Signature.Via)})
 	ver := r.Verifier.Verify(ev, want)
 	r.apply(&res, ver)
 	res.VerifiedVia = ViaOCI
-	if ver.Verdict.Healthy() && len(ver.BundleJSON) > 0 && r.Ledger != nil {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
+	var cache *CachedBundle
+	if ver.Verdict.Healthy() && len(ver.BundleJSON) > 0 {
 		// The cache is what lets a later run judge a deleted bundle against
-		// exactly what was signed; a failure to keep it is worth a check
-		// entry, not a different verdict.
-		if err := r.Ledger.CacheBundle(cctx, CachedBundle{
+		// exactly what was signed (SPEC §6).
+		cache = &CachedBundle{
 			Digest: a.Bundle.Digest, BundleJSON: ver.BundleJSON, StatementJSON: ver.StatementJSON,
 			TrustRoot: r.Verifier.TrustRoot(), VerifierVersion: r.Verifier.Version(), VerifiedAt: res.CheckedAt,
 			LogIndex: ver.LogIndex, IntegratedTime: ver.IntegratedTime,
 			LayerDigest: ev.LayerDigest, ReferrerDigest: ev.Signature.ReferrerDigest,
-		}); err != nil {
-			res.Checks = append(res.Checks, Check{Name: "cache", Status: CheckWarn, Detail: "bundle not cached: " + err.Error()})
 		}
 	}
 	r.finishAge(&res, v, p, &ver, opts)
-	return res
+	return res, cache
 }
 
 // base fills what every result of v carries.

@@ -22,7 +22,7 @@ type recorder struct {
 
 	ctx    context.Context // canceled when the ledger fails
 	cancel context.CancelCauseFunc
-	in     chan Result
+	in     chan recorded
 	out    chan error
 
 	// Owned by loop until out is read.
@@ -35,13 +35,19 @@ func newRecorder(parent context.Context, l Ledger, opts Options, total int) *rec
 	return &recorder{
 		ledger: l, opts: opts, total: total,
 		ctx: ctx, cancel: cancel,
-		in:  make(chan Result, 2*maxBatch),
+		in:  make(chan recorded, 2*maxBatch),
 		out: make(chan error, 1),
 	}
 }
 
+// recorded is one decided result and, for a healthy bundle, what to cache.
+type recorded struct {
+	res    Result
+	bundle *CachedBundle
+}
+
 // submit hands one decided result to the writer.
-func (rc *recorder) submit(res Result) { rc.in <- res }
+func (rc *recorder) submit(res Result, bundle *CachedBundle) { rc.in <- recorded{res, bundle} }
 
 // wait closes the input, waits for the writer and returns every result
 // recorded, or the ledger's error.
@@ -58,7 +64,7 @@ func (rc *recorder) loop() {
 		if failed != nil {
 			continue // drain, so that workers never block
 		}
-		batch := []Result{res}
+		batch := []recorded{res}
 	fill:
 		for len(batch) < maxBatch {
 			select {
@@ -76,7 +82,9 @@ func (rc *recorder) loop() {
 			rc.cancel(err)
 			continue
 		}
-		rc.results = append(rc.results, batch...)
+		for _, it := range batch {
+			rc.results = append(rc.results, it.res)
+		}
 		rc.done += len(batch)
 		if rc.opts.Progress != nil {
 			rc.opts.Progress(rc.done, rc.total)
@@ -88,11 +96,28 @@ func (rc *recorder) loop() {
 // write records a batch even while the run is being canceled: a decided
 // result must not be lost (SPEC §6), and canceled ones are how the run
 // says it stopped.
-func (rc *recorder) write(batch []Result) error {
+//
+// Bundles are cached before their results are chained: a crash between the
+// two leaves a cached bundle whose pointer is audited again, never a
+// recorded healthy result whose bundle was not kept.
+func (rc *recorder) write(batch []recorded) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(rc.ctx), 30*time.Second)
 	defer cancel()
-	if _, err := rc.ledger.AppendResults(wctx, rc.opts.RunID, batch); err != nil {
-		return fmt.Errorf("record %d results (first %s): %w", len(batch), batch[0].Key, err)
+	results := make([]Result, len(batch))
+	var bundles []CachedBundle
+	for i, it := range batch {
+		results[i] = it.res
+		if it.bundle != nil {
+			bundles = append(bundles, *it.bundle)
+		}
+	}
+	if len(bundles) > 0 {
+		if err := rc.ledger.CacheBundles(wctx, bundles); err != nil {
+			return err
+		}
+	}
+	if _, err := rc.ledger.AppendResults(wctx, rc.opts.RunID, results); err != nil {
+		return fmt.Errorf("record %d results (first %s): %w", len(results), results[0].Key, err)
 	}
 	return nil
 }

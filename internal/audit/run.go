@@ -17,9 +17,9 @@ type Ledger interface {
 	// LastVerifications returns, per pointer version, the newest full
 	// verification whose bundle is cached: the fast path's references.
 	LastVerifications(ctx context.Context) (map[VersionKey]LastVerification, error)
-	// CacheBundle keeps the Sigstore bundle and statement of a verified
-	// bundle (SPEC §6).
-	CacheBundle(ctx context.Context, b CachedBundle) error
+	// CacheBundles keeps the Sigstore bundle and statement of verified
+	// bundles (SPEC §6), all or none.
+	CacheBundles(ctx context.Context, bs []CachedBundle) error
 }
 
 // LastVerification is the reference the fast path compares against.
@@ -166,7 +166,7 @@ func (r *Runner) Run(ctx context.Context, versions []PointerVersion, prior []Res
 			if ctx.Err() == nil {
 				break // the ledger failed; rec.wait reports it
 			}
-			rec.submit(r.canceled(v, opts))
+			rec.submit(r.canceled(v, opts), nil)
 			continue
 		}
 		g.Go(func() error {

@@ -71,14 +71,26 @@ func (d *DB) LastVerifications(ctx context.Context) (map[audit.VersionKey]audit.
 	return out, nil
 }
 
-// CacheBundle implements audit.Ledger through PutBundle.
-func (d *DB) CacheBundle(ctx context.Context, b audit.CachedBundle) error {
-	return d.PutBundle(ctx, BundleRecord{
-		Digest: b.Digest, SigstoreBundle: b.BundleJSON, Statement: b.StatementJSON,
-		TrustRoot: b.TrustRoot, VerifierVersion: b.VerifierVersion, VerifiedAt: b.VerifiedAt,
-		LogIndex: b.LogIndex, IntegratedTime: b.IntegratedTime,
-		LayerDigest: b.LayerDigest, ReferrerDigest: b.ReferrerDigest,
+// CacheBundles implements audit.Ledger: PutBundle for each, in one
+// transaction (one fsync for a batch of verified pointers).
+func (d *DB) CacheBundles(ctx context.Context, bs []audit.CachedBundle) error {
+	err := d.write(ctx, func(tx *sql.Tx) error {
+		for _, b := range bs {
+			if err := d.putBundleTx(ctx, tx, BundleRecord{
+				Digest: b.Digest, SigstoreBundle: b.BundleJSON, Statement: b.StatementJSON,
+				TrustRoot: b.TrustRoot, VerifierVersion: b.VerifierVersion, VerifiedAt: b.VerifiedAt,
+				LogIndex: b.LogIndex, IntegratedTime: b.IntegratedTime,
+				LayerDigest: b.LayerDigest, ReferrerDigest: b.ReferrerDigest,
+			}); err != nil {
+				return fmt.Errorf("%s: %w", b.Digest, err)
+			}
+		}
+		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("cache bundles: %w", err)
+	}
+	return nil
 }
 
 type lostKey struct {

@@ -34,11 +34,11 @@ func TestLastVerificationForFastPath(t *testing.T) {
 		t.Fatal("LastVerifications without a cached bundle lists the pointer")
 	}
 	at := t0.Add(time.Hour)
-	if err := db.CacheBundle(ctx, audit.CachedBundle{
+	if err := db.CacheBundles(ctx, []audit.CachedBundle{{
 		Digest: r.BundleDigest, BundleJSON: []byte(`{"b":1}`), StatementJSON: []byte(`{"s":1}`),
 		TrustRoot: "sha256:tr", VerifierVersion: "verify/1", VerifiedAt: at, LogIndex: 7, IntegratedTime: t0,
 		LayerDigest: "sha256:layer", ReferrerDigest: "sha256:ref",
-	}); err != nil {
+	}}); err != nil {
 		t.Fatal(err)
 	}
 	last, ok := lastOf()

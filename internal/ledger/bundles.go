@@ -39,8 +39,15 @@ type BundleRecord struct {
 // log entry, and the hash of the bytes it saw, so a differing later copy is
 // visible).
 func (d *DB) PutBundle(ctx context.Context, b BundleRecord) error {
+	if err := d.write(ctx, func(tx *sql.Tx) error { return d.putBundleTx(ctx, tx, b) }); err != nil {
+		return fmt.Errorf("put bundle %s: %w", b.Digest, err)
+	}
+	return nil
+}
+
+func (d *DB) putBundleTx(ctx context.Context, tx *sql.Tx, b BundleRecord) error {
 	if !strings.HasPrefix(b.Digest, "sha256:") || len(b.SigstoreBundle) == 0 {
-		return fmt.Errorf("put bundle %s: %w: digest sha256:<hex> and bundle bytes are required", b.Digest, ErrInvalid)
+		return fmt.Errorf("%w: digest sha256:<hex> and bundle bytes are required", ErrInvalid)
 	}
 	if b.VerifiedAt.IsZero() {
 		b.VerifiedAt = d.now()
@@ -50,25 +57,19 @@ func (d *DB) PutBundle(ctx context.Context, b BundleRecord) error {
 	if stmt == nil {
 		stmt = []byte{}
 	}
-	err := d.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO bundles
-			(digest, sigstore_bundle, statement, bundle_sha256, statement_sha256, created_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`,
-			b.Digest, b.SigstoreBundle, stmt, bundleSum, sha256Hex(stmt), fmtTime(b.VerifiedAt)); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO bundle_verifications
-			(digest, trust_root, verifier_version, verified_at, log_index, integrated_time, bundle_sha256,
-			 layer_digest, referrer_digest)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			b.Digest, b.TrustRoot, b.VerifierVersion, fmtTime(b.VerifiedAt), b.LogIndex, fmtTime(b.IntegratedTime), bundleSum,
-			b.LayerDigest, b.ReferrerDigest)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO bundles
+		(digest, sigstore_bundle, statement, bundle_sha256, statement_sha256, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`,
+		b.Digest, b.SigstoreBundle, stmt, bundleSum, sha256Hex(stmt), fmtTime(b.VerifiedAt)); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("put bundle %s: %w", b.Digest, err)
 	}
-	return nil
+	_, err := tx.ExecContext(ctx, `INSERT INTO bundle_verifications
+		(digest, trust_root, verifier_version, verified_at, log_index, integrated_time, bundle_sha256,
+		 layer_digest, referrer_digest)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		b.Digest, b.TrustRoot, b.VerifierVersion, fmtTime(b.VerifiedAt), b.LogIndex, fmtTime(b.IntegratedTime), bundleSum,
+		b.LayerDigest, b.ReferrerDigest)
+	return err
 }
 
 // Bundle returns the cached bundle for digest with its latest verification;
