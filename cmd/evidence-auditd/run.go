@@ -177,6 +177,12 @@ func printRunSummary(w io.Writer, cfg *config.Config, out *auditOutcome) {
 			fmt.Fprintf(w, "  %s\n    %s: %s\n", r.Key.Path, verdictLabel(r), r.Detail)
 		}
 	}
+	if len(s.LogFindings) > 0 {
+		fmt.Fprintf(w, "\nTransparency-log findings (%d):\n", len(s.LogFindings))
+		for _, f := range s.LogFindings {
+			fmt.Fprintf(w, "  %s\n", f)
+		}
+	}
 	if len(retry) > 0 {
 		fmt.Fprintf(w, "\nNo verdict, retried next run (%d):\n", len(retry))
 		for _, r := range retry {

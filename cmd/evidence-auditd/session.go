@@ -16,6 +16,7 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/history"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 	"github.com/evidence-auditd/evidence-auditd/internal/registry"
+	"github.com/evidence-auditd/evidence-auditd/internal/rekor"
 	"github.com/evidence-auditd/evidence-auditd/internal/verify"
 )
 
@@ -106,7 +107,11 @@ func runAudit(ctx context.Context, cfg *config.Config, log *slog.Logger, req aud
 	if err := db.PutRunInputs(ctx, run.ID, ledger.RunInputs{EvidenceDir: cfg.Repo.EvidenceDir, Allowlist: allowBytes}); err != nil {
 		return nil, err
 	}
-	runner := &audit.Runner{Source: source, Verifier: verifier, Ledger: db}
+	tlog, err := newRekor(cfg, verifier, rekor.WithStore(db))
+	if err != nil {
+		return nil, err
+	}
+	runner := &audit.Runner{Source: source, Verifier: verifier, Ledger: db, Fallback: tlog, Monitor: tlog}
 	sum, err := runner.Run(ctx, versions, prior, audit.Options{
 		RunID:       run.ID,
 		AsOf:        run.AsOf,
@@ -211,6 +216,21 @@ func newVerifier(ctx context.Context, cfg *config.Config) (*verify.Verifier, err
 		return nil, fmt.Errorf("trusted root: %w", err)
 	}
 	return verify.New(tr)
+}
+
+// newRekor is the transparency-log fallback and monitor at rekor.url,
+// checked against the verifier's trusted root, re-verifying the ledger's
+// cached bundles with the verifier (DESIGN "rekor fallback").
+func newRekor(cfg *config.Config, v *verify.Verifier, opts ...rekor.Option) (*rekor.Log, error) {
+	opts = append([]rekor.Option{
+		rekor.WithCachedVerifier(v),
+		rekor.WithUserAgent("evidence-auditd/" + version),
+	}, opts...)
+	l, err := rekor.New(cfg.Rekor.URL, v.TrustedMaterial(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("rekor.url: %w", err)
+	}
+	return l, nil
 }
 
 func newRegistryClient(cfg *config.Config) (*registry.Client, error) {

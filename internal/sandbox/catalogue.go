@@ -94,13 +94,24 @@ func DemoCases(now time.Time) []Case {
 			Fault: &registry.Fault{Status: 500}, Expect: Expectation{Verdict: NoVerdict, Class: ClassTransient, Age: AgeFresh}},
 		{Name: "flaky-429", Recipe: a100Flaky, Signer: SignerLab, SignedAt: ago(0, 27), Repository: RepoBusy,
 			Fault: &registry.Fault{Status: 429, RetryAfter: time.Second}, Expect: Expectation{Verdict: NoVerdict, Class: ClassTransient, Age: AgeFresh}},
-		// Bytes gone, the log entry stays. With the Rekor fallback (issue 5)
-		// the verdict becomes rekor-only; until then nothing proves it.
-		{Name: "deleted-bundle", Recipe: gb200Dynamo, Signer: nvidia, SignedAt: ago(4, 0), DeleteAfterPublish: true, Expect: bad(ClassNotFound)},
-		// The namespace went private. With the Rekor fallback (issue 5) this
-		// may also become rekor-only (SPEC §3 lists 403 among "bytes lost").
+		// Bytes gone, the log entry stays: the Rekor fallback (issue 5)
+		// proves the entry from the log — by the pointer's rekorLogIndex,
+		// or through the index search for the digest when it names none.
+		{Name: "deleted-bundle", Recipe: gb200Dynamo, Signer: nvidia, SignedAt: ago(4, 0), DeleteAfterPublish: true,
+			Expect: Expectation{Verdict: RekorOnly, Age: AgeFresh}},
+		{Name: "deleted-no-log-index", Recipe: gb200Dynamo, Signer: partner, SignedAt: ago(4, 5), OmitLogIndex: true, DeleteAfterPublish: true,
+			Expect: Expectation{Verdict: RekorOnly, Age: AgeFresh}},
+		// Bytes gone and the pointer's rekorLogIndex names someone else's
+		// entry: the log's index does not tie it to the digest, nothing
+		// proves the evidence.
+		{Name: "deleted-wrong-log-index", Recipe: h200Inference, Signer: nvidia, SignedAt: ago(4, 10), WrongLogIndex: true, DeleteAfterPublish: true,
+			Expect: bad(ClassNotFound)},
+		// The namespace went private (SPEC §3 counts 403 among "bytes
+		// lost"), and here too the pointer names another entry: with no log
+		// proof the class stays forbidden. (A 403 whose entry the log proves
+		// is rekor-only; internal/rekor's tests cover it.)
 		{Name: "forbidden-repository", Recipe: h200Inference, Signer: partner, SignedAt: ago(5, 0), Repository: RepoForbidden,
-			Fault: &registry.Fault{Status: 403}, Expect: bad(ClassForbidden)},
+			WrongLogIndex: true, Fault: &registry.Fault{Status: 403}, Expect: bad(ClassForbidden)},
 
 		// Age: 23.5 months is expiring, 25 months expired (default policy).
 		{Name: "aged-expiring", Recipe: h200Training, Signer: nvidia, SignedAt: ago(23, 15), Expect: Expectation{Verdict: Verified, Age: AgeExpiring}},
