@@ -93,12 +93,25 @@ func runDemo(ctx context.Context, out io.Writer, dir string, keepRunning bool) e
 		return err
 	}
 	printRunSummary(out, cfg, outcome)
+	isum, err := applyIssues(ctx, cfg, newLogger(cfg), outcome, false)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, isum)
 	mismatches := printExpectations(out, built, outcome.Summary.Results)
+	reports, err := writeReports(ctx, cfg.Ledger.Path, filepath.Join(dir, "reports"))
+	if err != nil {
+		return fmt.Errorf("write demo reports: %w", err)
+	}
 
 	fmt.Fprintf(out, "\nThe world stays in %s:\n", dir)
-	fmt.Fprintf(out, "  configuration  %s\n  ledger         %s\n  trusted root   %s\n  repository     %s\n",
-		w.ConfigPath(), cfg.Ledger.Path, w.TrustedRootPath(), w.RepoDir())
-	fmt.Fprintf(out, "Try:\n  evidence-auditd list -c %[1]s\n  evidence-auditd ledger verify -c %[1]s\n", w.ConfigPath())
+	fmt.Fprintf(out, "  configuration  %s\n  ledger         %s\n  trusted root   %s\n  repository     %s\n  issues         %s\n",
+		w.ConfigPath(), cfg.Ledger.Path, w.TrustedRootPath(), w.RepoDir(), cfg.Issues.Dir)
+	fmt.Fprintf(out, "Reports:\n")
+	for _, f := range []string{"markdown", "html", "json", "csv"} {
+		fmt.Fprintf(out, "  %-8s %s\n", f, reports[f])
+	}
+	fmt.Fprintf(out, "Try:\n  evidence-auditd report -c %[1]s\n  evidence-auditd list -c %[1]s\n  evidence-auditd ledger verify -c %[1]s\n", w.ConfigPath())
 	if !outcome.Summary.Complete {
 		return fmt.Errorf("the demo audit was interrupted")
 	}
