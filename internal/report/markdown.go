@@ -368,9 +368,9 @@ func mdIssue(is *Issue) string {
 		return ""
 	}
 	if is.URL != "" && strings.HasPrefix(is.URL, "https://") {
-		return fmt.Sprintf("[#%d](%s) (%s)", is.Number, mdLinkURL(is.URL), mdText(is.State))
+		return fmt.Sprintf("[%s](%s) (%s)", is.Label(), mdLinkURL(is.URL), mdText(is.State))
 	}
-	return fmt.Sprintf("\\#%d (%s)", is.Number, mdText(is.State))
+	return fmt.Sprintf("%s (%s)", mdText(is.Label()), mdText(is.State))
 }
 
 // mdLinkURL keeps a URL from closing the link or the cell early.

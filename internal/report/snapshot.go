@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -121,9 +123,18 @@ type Recipe struct {
 
 // Issue is an issue recorded in the ledger.
 type Issue struct {
-	Number int
-	URL    string
+	Number int    // 0 for the file sink, whose issues have no numbers
+	URL    string // the tracker's URL, or the file sink's path
 	State  string // open | closed
+}
+
+// Label names the issue for people: "#12" on a tracker, the file's name for
+// the file sink.
+func (is *Issue) Label() string {
+	if is.Number > 0 || is.URL == "" {
+		return fmt.Sprintf("#%d", is.Number)
+	}
+	return path.Base(filepath.ToSlash(is.URL))
 }
 
 // Pointer is one report row: what the pointer version says about itself
