@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
-	"github.com/evidence-auditd/evidence-auditd/internal/config"
 	"github.com/evidence-auditd/evidence-auditd/internal/history"
 )
 
@@ -31,19 +30,9 @@ unsigned). It reads only the local repository.`,
 			if format != "table" && format != "json" {
 				return usageErr(fmt.Errorf("--format %q: want table or json", format))
 			}
-			cfg, err := g.loadConfig(func(c *config.Config) {
-				if repoPath != "" {
-					c.Repo.Path, c.Repo.URL = repoPath, ""
-				}
-				if ref != "" {
-					c.Repo.Ref = ref
-				}
-			})
+			cfg, err := g.loadRepoConfig(repoPath, ref)
 			if err != nil {
 				return err
-			}
-			if err := cfg.RequireRepo(); err != nil {
-				return usageErr(err)
 			}
 			ctx := cmd.Context()
 			repo, err := openRepo(ctx, cfg, true)

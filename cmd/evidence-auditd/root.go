@@ -83,6 +83,7 @@ Exit codes: 0 healthy, 1 could not complete, 2 usage or configuration error,
 		newLedgerCommand(g),
 		newReportCommand(g),
 		newRunCommand(g),
+		newServeCommand(g),
 		newVerifyCommand(g),
 		newIssuesCommand(g),
 		newDemoCommand(),
@@ -112,6 +113,26 @@ func (g *globalFlags) loadConfig(apply func(*config.Config)) (*config.Config, er
 	}
 	if err := cfg.Finalize(); err != nil {
 		return nil, usageErr(fmt.Errorf("configuration: %w", err))
+	}
+	return cfg, nil
+}
+
+// loadRepoConfig is loadConfig for the commands that audit a repository:
+// --repo and --ref override the configuration, and a repository is required.
+func (g *globalFlags) loadRepoConfig(repoPath, ref string) (*config.Config, error) {
+	cfg, err := g.loadConfig(func(c *config.Config) {
+		if repoPath != "" {
+			c.Repo.Path, c.Repo.URL = repoPath, ""
+		}
+		if ref != "" {
+			c.Repo.Ref = ref
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.RequireRepo(); err != nil {
+		return nil, usageErr(err)
 	}
 	return cfg, nil
 }

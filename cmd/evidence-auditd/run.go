@@ -53,19 +53,9 @@ no-verdict (registry or log unreachable) alone never exits 3.`,
 				}
 				at = t.UTC()
 			}
-			cfg, err := g.loadConfig(func(c *config.Config) {
-				if repoPath != "" {
-					c.Repo.Path, c.Repo.URL = repoPath, ""
-				}
-				if ref != "" {
-					c.Repo.Ref = ref
-				}
-			})
+			cfg, err := g.loadRepoConfig(repoPath, ref)
 			if err != nil {
 				return err
-			}
-			if err := cfg.RequireRepo(); err != nil {
-				return usageErr(err)
 			}
 			log := newLogger(cfg)
 			out, err := runAudit(cmd.Context(), cfg, log, auditRequest{
