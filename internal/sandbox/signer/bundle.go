@@ -20,7 +20,11 @@ import (
 // entry, integrated at at plus the integration delay, with its SET and an
 // inclusion proof against a signed checkpoint.
 func (s *Signer) Sign(statement []byte, id ca.Identity, at time.Time) ([]byte, SignedInfo, error) {
-	sd, err := s.signAndLog(statement, id, at, s.log.AppendDSSE)
+	appendFn := s.log.AppendDSSE
+	if s.remote != nil {
+		appendFn = s.remote.appendDSSE
+	}
+	sd, err := s.signAndLog(statement, id, at, appendFn)
 	if err != nil {
 		return nil, SignedInfo{}, fmt.Errorf("sign: %w", err)
 	}

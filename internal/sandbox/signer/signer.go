@@ -40,6 +40,8 @@ type Signer struct {
 
 	reuse time.Duration
 
+	remote *remoteLog // WithRekorAPI; nil: the in-process log
+
 	mu     sync.RWMutex
 	logURL string
 	leaves map[ca.Identity]*leaf // by identity: the leaf of the current reuse window
@@ -57,6 +59,7 @@ type config struct {
 	logURL string
 	caURL  string
 	reuse  time.Duration
+	remote *remoteLog
 }
 
 // Option configures New.
@@ -124,7 +127,7 @@ func New(c *ca.CA, l *tlog.Log, opts ...Option) (*Signer, error) {
 	}
 	return &Signer{
 		ca: c, log: l, delay: cfg.delay, caURL: cfg.caURL, logURL: cfg.logURL,
-		reuse: cfg.reuse, leaves: map[ca.Identity]*leaf{},
+		reuse: cfg.reuse, leaves: map[ca.Identity]*leaf{}, remote: cfg.remote,
 	}, nil
 }
 

@@ -17,17 +17,21 @@ import (
 func (s *Signer) TrustedRootJSON() ([]byte, error) {
 	root, inter := s.ca.Root(), s.ca.Intermediate()
 	validFrom := timestamppb.New(s.ca.NotBefore())
+	logKey, logID := s.log.PublicKeyDER(), s.log.LogIDBytes()
+	if s.remote != nil {
+		logKey, logID = s.remote.keyDER, s.remote.logID()
+	}
 	tr := &prototrustroot.TrustedRoot{
 		MediaType: TrustedRootMediaType,
 		Tlogs: []*prototrustroot.TransparencyLogInstance{{
 			BaseUrl:       s.LogURL(),
 			HashAlgorithm: protocommon.HashAlgorithm_SHA2_256,
 			PublicKey: &protocommon.PublicKey{
-				RawBytes:   s.log.PublicKeyDER(),
+				RawBytes:   logKey,
 				KeyDetails: protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256,
 				ValidFor:   &protocommon.TimeRange{Start: validFrom},
 			},
-			LogId: &protocommon.LogId{KeyId: s.log.LogIDBytes()},
+			LogId: &protocommon.LogId{KeyId: logID},
 		}},
 		CertificateAuthorities: []*prototrustroot.CertificateAuthority{{
 			Subject: &protocommon.DistinguishedName{
