@@ -21,10 +21,32 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	defer stop()
 	err := newRootCommand().ExecuteContext(ctx)
 	os.Exit(exitCode(err))
+}
+
+// interruptContext is canceled by the first SIGINT or SIGTERM, so that
+// commands stop cleanly (serve drains within its grace period); a second
+// signal exits at once (SPEC §8).
+func interruptContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-ctx.Done():
+			return
+		}
+		if s, ok := <-sigs; ok {
+			fmt.Fprintf(os.Stderr, "evidence-auditd: second signal (%v), exiting now\n", s)
+			os.Exit(exitOperational)
+		}
+	}()
+	return ctx, func() { signal.Stop(sigs); cancel() }
 }
 
 // exitCode maps an error to the process exit code and prints it once.
