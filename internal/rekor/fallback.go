@@ -87,6 +87,9 @@ func (p *prover) check(name string, status audit.CheckStatus, format string, arg
 }
 
 func (p *prover) invalid(f *failure) audit.Verification {
+	if f.class == audit.ClassNotFound {
+		f.detail += p.l.v2Note()
+	}
 	p.check(f.check, audit.CheckFail, "%s", f.detail)
 	class := f.class
 	if class == audit.ClassNotFound && errors.Is(p.lost, audit.ErrForbidden) {
@@ -341,4 +344,23 @@ func plural(n int) string {
 		return "y"
 	}
 	return "ies"
+}
+
+// v2Note says, for a not-found verdict, what the fallback cannot search:
+// the trusted root's other logs (Rekor v2 logs among them) have no index
+// search, so without a cached bundle an entry there cannot be found by
+// digest; and a rekorLogIndex is read from the Rekor v1 log at rekor.url.
+func (l *Log) v2Note() string {
+	var others []string
+	for _, tl := range l.trust.RekorLogs() {
+		if tl.BaseURL != "" && strings.TrimRight(tl.BaseURL, "/") != strings.TrimRight(l.url, "/") && !slices.Contains(others, tl.BaseURL) {
+			others = append(others, tl.BaseURL)
+		}
+	}
+	if len(others) == 0 {
+		return ""
+	}
+	slices.Sort(others)
+	return fmt.Sprintf(" (only the Rekor v1 log at %s was searched: an entry in a Rekor v2, tile-based log among the trusted root's other logs — %s — "+
+		"cannot be found by digest, since v2 logs have no search index; only a bundle cached in the ledger locates it)", l.url, strings.Join(others, ", "))
 }
