@@ -2,10 +2,12 @@ package main_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/daemon"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
 )
@@ -142,4 +144,26 @@ func TestRunDemoWorld(t *testing.T) {
 		t.Fatal("the demo catalogue has no flaky-registry case")
 	}
 	checkExpectations(t, built, r3, flaky)
+}
+
+// TestRunRefusesWhileLocked: one audit at a time per ledger, also between
+// run and serve (SPEC §8).
+func TestRunRefusesWhileLocked(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := dir + "/ledger.db"
+	db, err := ledger.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	held, err := (&daemon.Lock{Ledger: db, Clock: daemon.SystemClock{}, Holder: daemon.LocalHolder()}).TryAcquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release(ctx)
+	r := run(t, []string{"EVIDENCE_AUDITD_LEDGER_PATH=" + path}, "run", "--repo", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "another audit is running") {
+		t.Errorf("run while locked: exit %d, stderr %q; want 1 naming the other audit", r.code, r.stderr)
+	}
 }

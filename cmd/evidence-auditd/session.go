@@ -13,6 +13,7 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
+	"github.com/evidence-auditd/evidence-auditd/internal/daemon"
 	"github.com/evidence-auditd/evidence-auditd/internal/history"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 	"github.com/evidence-auditd/evidence-auditd/internal/registry"
@@ -27,6 +28,11 @@ type auditRequest struct {
 	Only []string // recipes; empty: all
 	// Progress receives counts as results are recorded; nil: silent.
 	Progress func(done, total int)
+	// Stop, when closed, starts no new pointers; those in flight finish
+	// and the rest are recorded no-verdict/canceled (serve's shutdown).
+	Stop <-chan struct{}
+	// LockHeld says the caller (serve) already holds the audit lock.
+	LockHeld bool
 }
 
 // auditOutcome is what one audit decided and recorded.
@@ -49,6 +55,27 @@ func runAudit(ctx context.Context, cfg *config.Config, log *slog.Logger, req aud
 		return nil, fmt.Errorf("open ledger %s: %w", cfg.Ledger.Path, err)
 	}
 	defer db.Close()
+
+	if !req.LockHeld {
+		// One audit at a time per ledger, also against a serve or a CronJob
+		// sharing it (SPEC §8).
+		held, err := (&daemon.Lock{Ledger: db, Clock: daemon.SystemClock{}, Holder: daemon.LocalHolder()}).TryAcquire(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("another audit is running on ledger %s: %w", cfg.Ledger.Path, err)
+		}
+		defer held.Release(context.WithoutCancel(ctx))
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-held.Lost():
+				log.Error("lost the audit lock (lease expired or taken over); canceling the audit")
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
 
 	repo, err := openRepo(ctx, cfg, false)
 	if err != nil {
@@ -122,6 +149,7 @@ func runAudit(ctx context.Context, cfg *config.Config, log *slog.Logger, req aud
 		Policy:      policyOf(cfg),
 		Done:        done,
 		Progress:    req.Progress,
+		Stop:        req.Stop,
 	})
 	if err != nil {
 		return nil, err

@@ -88,6 +88,9 @@ type Options struct {
 	Done map[VersionKey]bool
 	// Progress, when set, is called after each recorded result.
 	Progress func(done, total int)
+	// Stop, when closed, starts no new pointers: those in flight finish,
+	// the rest are recorded no-verdict/canceled (a graceful shutdown).
+	Stop <-chan struct{}
 
 	// last holds the fast path's references, loaded once per run.
 	last map[VersionKey]LastVerification
@@ -162,14 +165,19 @@ func (r *Runner) Run(ctx context.Context, versions []PointerVersion, prior []Res
 	g, gctx := errgroup.WithContext(rec.ctx)
 	g.SetLimit(opts.Concurrency)
 	for _, v := range todo {
-		if gctx.Err() != nil {
-			if ctx.Err() == nil {
-				break // the ledger failed; rec.wait reports it
-			}
+		if gctx.Err() != nil && ctx.Err() == nil {
+			break // the ledger failed; rec.wait reports it
+		}
+		if gctx.Err() != nil || stopped(opts.Stop) {
 			rec.submit(r.canceled(v, opts), nil)
 			continue
 		}
 		g.Go(func() error {
+			// g.Go may have waited for a free slot while Stop closed.
+			if stopped(opts.Stop) {
+				rec.submit(r.canceled(v, opts), nil)
+				return nil
+			}
 			rec.submit(r.auditOne(gctx, v, opts))
 			return nil
 		})
@@ -205,6 +213,16 @@ func (r *Runner) Run(ctx context.Context, versions []PointerVersion, prior []Res
 		s.LogFindings = r.Monitor.CheckConsistency(ctx, opts.RunID)
 	}
 	return s, nil
+}
+
+// stopped reports whether stop is closed (never, for a nil channel).
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 func (r *Runner) now() time.Time {

@@ -52,10 +52,12 @@ func StatsOf(runID int64, s *audit.Summary) RunStats {
 	return st
 }
 
-// Job runs one audit. A canceled ctx must yield an incomplete run
+// Job runs one audit. stop is closed when the daemon begins to shut down:
+// the job should start no new work and let what is in flight finish. A
+// canceled ctx (the end of the grace period) must yield an incomplete run
 // (RunStats.Complete false), not an error; an error means the audit could
 // not complete (operational failure).
-type Job func(ctx context.Context) (RunStats, error)
+type Job func(ctx context.Context, stop <-chan struct{}) (RunStats, error)
 
 // Ledger is what the daemon reads and locks in the ledger; *ledger.DB
 // satisfies it. The job opens the ledger on its own.
@@ -267,16 +269,17 @@ func (d *Daemon) runOnce(ctx context.Context, slot time.Time) {
 	jctx, cancelJob := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJob()
 	done := make(chan struct{})
+	drain := make(chan struct{})
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		d.watch(ctx, held, done, cancelJob)
+		d.watch(ctx, held, done, drain, cancelJob)
 	}()
 
 	start := d.o.Clock.Now()
 	d.m.inProgress.Set(1)
 	d.log.Info("audit started", "slot", slotString(slot))
-	st, err := d.o.Job(jctx)
+	st, err := d.o.Job(jctx, drain)
 	close(done)
 	<-watched
 	end := d.o.Clock.Now()
@@ -330,9 +333,10 @@ func (d *Daemon) acquire(ctx context.Context) *Held {
 	}
 }
 
-// watch cancels the job when the lock is lost, or when the grace period
-// after shutdown is nearly over.
-func (d *Daemon) watch(ctx context.Context, held *Held, done <-chan struct{}, cancel context.CancelFunc) {
+// watch cancels the job when the lock is lost; on shutdown it closes drain
+// at once (no new work) and cancels the job when the grace period is nearly
+// over.
+func (d *Daemon) watch(ctx context.Context, held *Held, done <-chan struct{}, drain chan<- struct{}, cancel context.CancelFunc) {
 	select {
 	case <-done:
 		return
@@ -342,10 +346,11 @@ func (d *Daemon) watch(ctx context.Context, held *Held, done <-chan struct{}, ca
 		return
 	case <-ctx.Done():
 	}
+	close(drain)
 	grace := d.o.ShutdownGrace
-	drain := grace - min(grace/4, 10*time.Second)
-	d.log.Info("shutting down: letting the in-flight audit go on", "for", drain.String(), "grace", grace.String())
-	t := d.o.Clock.NewTimer(drain)
+	finish := grace - min(grace/4, 10*time.Second)
+	d.log.Info("shutting down: in-flight pointers may finish, no new ones start", "for", finish.String(), "grace", grace.String())
+	t := d.o.Clock.NewTimer(finish)
 	defer t.Stop()
 	select {
 	case <-done:

@@ -57,7 +57,7 @@ type recorder struct {
 	ran []time.Time
 }
 
-func (r *recorder) job(context.Context) (daemon.RunStats, error) {
+func (r *recorder) job(context.Context, <-chan struct{}) (daemon.RunStats, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ran = append(r.ran, r.fc.Now())
@@ -229,7 +229,7 @@ func TestTwoDaemonsNeverOverlap(t *testing.T) {
 	var stops []func()
 	for i := range 2 {
 		db := openLedger(t, path, fc)
-		job := func(ctx context.Context) (daemon.RunStats, error) {
+		job := func(ctx context.Context, _ <-chan struct{}) (daemon.RunStats, error) {
 			n := inFlight.Add(1)
 			defer inFlight.Add(-1)
 			for {
@@ -303,7 +303,7 @@ func TestSecondDaemonSkipsAuditedSlot(t *testing.T) {
 	gate := make(chan struct{})
 	for range 2 {
 		db := openLedger(t, path, fc)
-		job := func(ctx context.Context) (daemon.RunStats, error) {
+		job := func(ctx context.Context, _ <-chan struct{}) (daemon.RunStats, error) {
 			if starts.Add(1) > 1 {
 				t.Error("the slot was audited twice")
 				return daemon.RunStats{Complete: true}, nil
@@ -373,11 +373,11 @@ func TestStaleLeaseTakenOver(t *testing.T) {
 			}
 			var holderDuringJob string
 			rec := &recorder{fc: fc}
-			job := func(ctx context.Context) (daemon.RunStats, error) {
+			job := func(ctx context.Context, _ <-chan struct{}) (daemon.RunStats, error) {
 				if l, err := db.Lease(ctx, daemon.LeaseName); err == nil {
 					holderDuringJob = l.Holder
 				}
-				return rec.job(ctx)
+				return rec.job(ctx, nil)
 			}
 			h := daemon.LocalHolder()
 			d := newDaemon(t, daemon.Options{Schedule: "@weekly", Job: job, Ledger: db, Clock: fc, Holder: &h, LockRetry: 10 * time.Second})
@@ -413,9 +413,11 @@ func TestShutdownGrace(t *testing.T) {
 	fc := newFakeClock(now)
 	db := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"), fc)
 	running := make(chan struct{})
-	var canceledAt time.Time
-	job := func(ctx context.Context) (daemon.RunStats, error) {
+	var drainedAt, canceledAt time.Time
+	job := func(ctx context.Context, stop <-chan struct{}) (daemon.RunStats, error) {
 		close(running)
+		<-stop
+		drainedAt = fc.Now()
 		<-ctx.Done()
 		canceledAt = fc.Now()
 		return daemon.RunStats{Complete: false}, nil
@@ -430,6 +432,9 @@ func TestShutdownGrace(t *testing.T) {
 	ds := fc.waitTimers(t, 2)
 	fc.Set(ds[0])
 	<-stopped
+	if !drainedAt.Equal(now) {
+		t.Errorf("job told to stop new work at %v, want at once (%v)", drainedAt, now)
+	}
 	if want := now.Add(15 * time.Second); !canceledAt.Equal(want) {
 		t.Errorf("job canceled at %v, want %v", canceledAt, want)
 	}
@@ -507,7 +512,7 @@ func TestFailedRunIsNotReady(t *testing.T) {
 	fc := newFakeClock(utc("2026-02-10T12:00:00Z"))
 	db := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"), fc)
 	d := newDaemon(t, daemon.Options{Schedule: "@weekly", Ledger: db, Clock: fc,
-		Job: func(context.Context) (daemon.RunStats, error) {
+		Job: func(context.Context, <-chan struct{}) (daemon.RunStats, error) {
 			return daemon.RunStats{}, errors.New("registry on fire")
 		}})
 	stop := startDaemon(t, d)
@@ -525,7 +530,7 @@ func TestNewRejectsBadSchedule(t *testing.T) {
 	fc := newFakeClock(time.Now())
 	db := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"), fc)
 	_, err := daemon.New(daemon.Options{Schedule: "every tuesday", Ledger: db,
-		Job: func(context.Context) (daemon.RunStats, error) { return daemon.RunStats{}, nil }})
+		Job: func(context.Context, <-chan struct{}) (daemon.RunStats, error) { return daemon.RunStats{}, nil }})
 	if err == nil {
 		t.Fatal("New accepted a bad schedule")
 	}

@@ -1,0 +1,188 @@
+package audit_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/gitrepo"
+)
+
+// memLedger is an in-memory audit.Ledger.
+type memLedger struct {
+	mu      sync.Mutex
+	results []audit.Result
+	bundles []audit.CachedBundle
+	fail    error
+}
+
+func (l *memLedger) AppendResults(_ context.Context, _ int64, rs []audit.Result) ([]int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail != nil {
+		return nil, l.fail
+	}
+	l.results = append(l.results, rs...)
+	return make([]int64, len(rs)), nil
+}
+
+func (l *memLedger) LastVerifications(context.Context) (map[audit.VersionKey]audit.LastVerification, error) {
+	return nil, nil
+}
+
+func (l *memLedger) CacheBundles(_ context.Context, bs []audit.CachedBundle) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bundles = append(l.bundles, bs...)
+	return nil
+}
+
+// gateSource serves every fetch after gate is closed, or fails with err.
+type gateSource struct {
+	gate    chan struct{}
+	started chan string
+	err     error
+}
+
+func (s *gateSource) Fetch(ctx context.Context, oci, digest string) (*audit.Evidence, error) {
+	if s.started != nil {
+		s.started <- digest
+	}
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %v", audit.ErrCanceled, ctx.Err())
+		}
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	return &audit.Evidence{ManifestDigest: digest, Signature: audit.Signature{Kind: audit.SigstoreBundle, BundleJSON: []byte("{}")}}, nil
+}
+
+func (s *gateSource) Probe(context.Context, string, string, string, string) error { return nil }
+
+// okVerifier accepts everything: the pipeline around it is under test.
+type okVerifier struct{}
+
+func (okVerifier) Verify(ev *audit.Evidence, want audit.Expectation) audit.Verification {
+	return audit.Verification{Verdict: audit.Verified, Detail: "ok", LogIndex: 1, BundleJSON: []byte("{}"),
+		SignedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+func (okVerifier) TrustRoot() string { return "sha256:root" }
+func (okVerifier) Version() string   { return "test/1" }
+
+func versions(n int) []audit.PointerVersion {
+	vs := make([]audit.PointerVersion, n)
+	for i := range vs {
+		digest := fmt.Sprintf("sha256:%x", sha256.Sum256([]byte{byte(i)}))
+		content := gitrepo.PointerYAML(gitrepo.PointerFields{
+			Recipe: "h100-eks-ubuntu-training", AttestedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+			OCI: "ghcr.io/acme/evidence:x", Digest: digest, PredicateType: "https://aicr.run/recipe-evidence/v3",
+			Identity: "alice@example.com", Issuer: "https://github.com/login/oauth",
+		})
+		vs[i] = audit.PointerVersion{
+			Key:     audit.VersionKey{Path: gitrepo.PerSourcePath("h100-eks-ubuntu-training", "https://github.com/login/oauth", "alice@example.com", digest), AddedCommit: fmt.Sprintf("%040d", i)},
+			Content: content,
+			AddedAt: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC),
+		}
+	}
+	return vs
+}
+
+func opts() audit.Options {
+	return audit.Options{RunID: 1, AsOf: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), Deep: true, Concurrency: 2,
+		EvidenceDir: "recipes/evidence", Policy: audit.DefaultPolicy()}
+}
+
+func TestRunVerifiesAndCaches(t *testing.T) {
+	l := &memLedger{}
+	r := &audit.Runner{Source: &gateSource{}, Verifier: okVerifier{}, Ledger: l}
+	s, err := r.Run(context.Background(), versions(5), nil, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Complete || s.ByVerdict[audit.Verified] != 5 || len(l.results) != 5 || len(l.bundles) != 5 {
+		t.Errorf("summary %+v, %d results, %d cached bundles; want 5 verified, recorded and cached", s.ByVerdict, len(l.results), len(l.bundles))
+	}
+	if len(s.Recipes) != 1 || s.Recipes[0].NeedsRecert {
+		t.Errorf("recipes = %+v, want one fresh recipe", s.Recipes)
+	}
+}
+
+// TestRunStopLetsInFlightFinish is the graceful shutdown of SPEC §8: after
+// Stop, the pointers in flight finish and the rest are recorded canceled.
+func TestRunStopLetsInFlightFinish(t *testing.T) {
+	l := &memLedger{}
+	src := &gateSource{gate: make(chan struct{}), started: make(chan string, 10)}
+	r := &audit.Runner{Source: src, Verifier: okVerifier{}, Ledger: l}
+	stop := make(chan struct{})
+	o := opts()
+	o.Stop = stop
+	done := make(chan *audit.Summary)
+	go func() {
+		s, err := r.Run(context.Background(), versions(6), nil, o)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- s
+	}()
+	<-src.started
+	<-src.started // both workers are fetching
+	close(stop)
+	close(src.gate)
+	s := <-done
+	if got := s.ByVerdict[audit.Verified]; got != 2 {
+		t.Errorf("verified = %d, want the 2 in flight", got)
+	}
+	if got := s.ByVerdict[audit.NoVerdict]; got != 4 || s.Complete {
+		t.Errorf("no-verdict = %d, complete %v; want 4 canceled, incomplete", got, s.Complete)
+	}
+	if len(l.results) != 6 {
+		t.Errorf("recorded %d results, want one per pointer (6)", len(l.results))
+	}
+}
+
+func TestRunLedgerFailureStopsTheRun(t *testing.T) {
+	boom := errors.New("disk full")
+	r := &audit.Runner{Source: &gateSource{}, Verifier: okVerifier{}, Ledger: &memLedger{fail: boom}}
+	if _, err := r.Run(context.Background(), versions(3), nil, opts()); !errors.Is(err, boom) {
+		t.Fatalf("Run = %v, want the ledger's error", err)
+	}
+}
+
+func TestRunClassifiesFetchErrors(t *testing.T) {
+	tests := []struct {
+		err   error
+		want  audit.Verdict
+		class audit.Class
+	}{
+		{fmt.Errorf("%w: 503", audit.ErrTransient), audit.NoVerdict, audit.ClassTransient},
+		{fmt.Errorf("%w: 404", audit.ErrGone), audit.Invalid, audit.ClassNotFound},
+		{fmt.Errorf("%w: 403", audit.ErrForbidden), audit.Invalid, audit.ClassForbidden},
+		{fmt.Errorf("%w: 10.0.0.1", audit.ErrPolicy), audit.Invalid, audit.ClassUntrustedRegistry},
+		{fmt.Errorf("%w", audit.ErrNoSignature), audit.Invalid, audit.ClassSignature},
+		{errors.New("something unexpected"), audit.NoVerdict, audit.ClassTransient},
+	}
+	for _, tt := range tests {
+		l := &memLedger{}
+		r := &audit.Runner{Source: &gateSource{err: tt.err}, Verifier: okVerifier{}, Ledger: l}
+		s, err := r.Run(context.Background(), versions(1), nil, opts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := s.Results[0]
+		if got.Verdict != tt.want || got.Class != tt.class {
+			t.Errorf("fetch error %q: %s/%s, want %s/%s", tt.err, got.Verdict, got.Class, tt.want, tt.class)
+		}
+		if tt.want == audit.NoVerdict && s.Findings() {
+			t.Errorf("fetch error %q: no-verdict counted as a finding", tt.err)
+		}
+	}
+}
