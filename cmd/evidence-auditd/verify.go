@@ -60,7 +60,13 @@ Exit codes: 0 verified (or verified-with-failures), 3 a finding, 1 no verdict
 				Key:     audit.VersionKey{Path: repoRelative(args[0], cfg.Repo.EvidenceDir)},
 				Content: data,
 			}
-			runner := &audit.Runner{Source: source, Verifier: verifier}
+			// The log fallback without a store: no ledger cache is read and
+			// no checkpoint recorded (verify leaves the ledger untouched).
+			tlog, err := newRekor(cfg, verifier)
+			if err != nil {
+				return usageErr(err)
+			}
+			runner := &audit.Runner{Source: source, Verifier: verifier, Fallback: tlog}
 			res := runner.Audit(ctx, v, audit.Options{EvidenceDir: cfg.Repo.EvidenceDir, Policy: policyOf(cfg)})
 			res.Key.Path = args[0]
 			out := cmd.OutOrStdout()
