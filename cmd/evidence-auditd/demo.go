@@ -93,7 +93,7 @@ func runDemo(ctx context.Context, out io.Writer, dir string, keepRunning bool) e
 		return err
 	}
 	printRunSummary(out, cfg, outcome)
-	isum, err := applyIssues(ctx, cfg, newLogger(cfg), outcome, false)
+	isum, err := applyIssues(ctx, cfg, newLogger(cfg), outcome, false, nil)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ planned again by the next run or sync; issues.maxPerRun caps each sync.`,
 			if err != nil {
 				return err
 			}
-			plan, sum, err := syncIssues(ctx, cfg, log, db, run, dryRun)
+			plan, sum, err := syncIssues(ctx, cfg, log, db, run, dryRun, nil)
 			if err != nil {
 				return err
 			}
@@ -75,7 +75,9 @@ type issueSummary = issues.Summary
 // failures do not fail the audit: they stay pending in the ledger's journal
 // and are logged as a warning; the error is for a ledger or repository that
 // could not be read.
-func applyIssues(ctx context.Context, cfg *config.Config, log *slog.Logger, out *auditOutcome, dryRun bool) (issueSummary, error) {
+//
+// obs, when set (serve), is told every operation's outcome.
+func applyIssues(ctx context.Context, cfg *config.Config, log *slog.Logger, out *auditOutcome, dryRun bool, obs issues.Observer) (issueSummary, error) {
 	if out == nil || out.Summary == nil || !out.Summary.Complete {
 		return issueSummary{Stopped: "run interrupted; no issue plan"}, nil
 	}
@@ -84,13 +86,13 @@ func applyIssues(ctx context.Context, cfg *config.Config, log *slog.Logger, out 
 		return issueSummary{}, fmt.Errorf("open ledger %s: %w", cfg.Ledger.Path, err)
 	}
 	defer db.Close()
-	_, sum, err := syncIssues(ctx, cfg, log, db, out.Run, dryRun)
+	_, sum, err := syncIssues(ctx, cfg, log, db, out.Run, dryRun, obs)
 	return sum, err
 }
 
 // syncIssues plans (and unless dryRun applies) the issues of run, reading
 // overlays and CODEOWNERS at the run's commit.
-func syncIssues(ctx context.Context, cfg *config.Config, log *slog.Logger, db *ledger.DB, run ledger.Run, dryRun bool) (*issues.Plan, issues.Summary, error) {
+func syncIssues(ctx context.Context, cfg *config.Config, log *slog.Logger, db *ledger.DB, run ledger.Run, dryRun bool, obs issues.Observer) (*issues.Plan, issues.Summary, error) {
 	tr, err := issues.NewTracker(cfg, issues.WithUserAgent("evidence-auditd/"+version))
 	if err != nil {
 		return nil, issues.Summary{}, usageErr(err)
@@ -116,7 +118,7 @@ func syncIssues(ctx context.Context, cfg *config.Config, log *slog.Logger, db *l
 		DefaultTeam:      cfg.Issues.DefaultTeam,
 	}
 	plan, sum, err := issues.Sync(ctx, db, tr, router, issues.SyncOptions{
-		RunID: run.ID, Labels: issues.LabelsOf(cfg), MaxOps: cfg.Issues.MaxPerRun, DryRun: dryRun, Log: log,
+		RunID: run.ID, Labels: issues.LabelsOf(cfg), MaxOps: cfg.Issues.MaxPerRun, DryRun: dryRun, Log: log, Observer: obs,
 	})
 	if err != nil {
 		if errors.Is(err, issues.ErrTracker) {

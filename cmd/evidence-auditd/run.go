@@ -68,7 +68,7 @@ no-verdict (registry or log unreachable) alone never exits 3.`,
 			if dryRun {
 				log.Info("dry run: no issue operations sent")
 			} else {
-				isum, err := applyIssues(cmd.Context(), cfg, log, out, false)
+				isum, err := applyIssues(cmd.Context(), cfg, log, out, false, nil)
 				if err != nil {
 					return err
 				}

@@ -91,14 +91,14 @@ func serve(ctx context.Context, cfg *config.Config) error {
 
 	metrics := daemon.NewMetrics()
 	job := func(ctx context.Context, stop <-chan struct{}) (daemon.RunStats, error) {
-		out, err := runAudit(ctx, cfg, log, auditRequest{Stop: stop, LockHeld: true})
+		out, err := runAudit(ctx, cfg, log, auditRequest{Stop: stop, LockHeld: true, Metrics: metrics})
 		if err != nil {
 			return daemon.RunStats{}, err
 		}
 		setTrust(nil)
 		// Issue filing belongs to every complete audit (SPEC §1.6); tracker
 		// failures stay pending in the ledger and never fail the run.
-		if isum, err := applyIssues(ctx, cfg, log, out, false); err != nil {
+		if isum, err := applyIssues(ctx, cfg, log, out, false, metrics); err != nil {
 			log.Warn("issues not applied", "err", err)
 		} else {
 			log.Info("issues", "summary", isum.String())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -33,6 +34,8 @@ type auditRequest struct {
 	Stop <-chan struct{}
 	// LockHeld says the caller (serve) already holds the audit lock.
 	LockHeld bool
+	// Metrics, when set (serve), counts registry and log requests.
+	Metrics *daemon.Metrics
 }
 
 // auditOutcome is what one audit decided and recorded.
@@ -109,7 +112,7 @@ func runAudit(ctx context.Context, cfg *config.Config, log *slog.Logger, req aud
 	if err != nil {
 		return nil, err
 	}
-	source, err := newRegistryClient(cfg)
+	source, err := newRegistryClient(cfg, req.Metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +137,11 @@ func runAudit(ctx context.Context, cfg *config.Config, log *slog.Logger, req aud
 	if err := db.PutRunInputs(ctx, run.ID, ledger.RunInputs{EvidenceDir: cfg.Repo.EvidenceDir, Allowlist: allowBytes}); err != nil {
 		return nil, err
 	}
-	tlog, err := newRekor(cfg, verifier, rekor.WithStore(db))
+	rekorOpts := []rekor.Option{rekor.WithStore(db)}
+	if req.Metrics != nil {
+		rekorOpts = append(rekorOpts, rekor.WithTransport(req.Metrics.InstrumentTransport("rekor", http.DefaultTransport)))
+	}
+	tlog, err := newRekor(cfg, verifier, rekorOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -261,8 +268,15 @@ func newRekor(cfg *config.Config, v *verify.Verifier, opts ...rekor.Option) (*re
 	return l, nil
 }
 
-func newRegistryClient(cfg *config.Config) (*registry.Client, error) {
+// newRegistryClient is the OCI client of the configuration; with metrics,
+// every request is counted and timed.
+func newRegistryClient(cfg *config.Config, metrics *daemon.Metrics) (*registry.Client, error) {
+	var wrap func(http.RoundTripper) http.RoundTripper
+	if metrics != nil {
+		wrap = func(rt http.RoundTripper) http.RoundTripper { return metrics.InstrumentTransport("registry", rt) }
+	}
 	return registry.New(
+		registry.WithTransportWrapper(wrap),
 		registry.WithPlainHTTP(cfg.Registry.PlainHTTP...),
 		registry.WithAllowedHosts(cfg.Registry.Allow...),
 		registry.AllowPrivateNetworksUnsafe(cfg.Registry.AllowPrivateNetworks),

@@ -52,7 +52,7 @@ Exit codes: 0 verified (or verified-with-failures), 3 a finding, 1 no verdict
 			if err != nil {
 				return err
 			}
-			source, err := newRegistryClient(cfg)
+			source, err := newRegistryClient(cfg, nil)
 			if err != nil {
 				return err
 			}

@@ -30,6 +30,20 @@ type Applier struct {
 	MaxOps int
 	// Log receives a warning per failed operation; nil discards.
 	Log *slog.Logger
+	// Observer, when set, is told the outcome of every operation sent
+	// (serve counts them in its metrics).
+	Observer Observer
+}
+
+// Observer is told the outcome of each issue operation.
+type Observer interface {
+	IssueOperation(kind, action string, err error)
+}
+
+func (a *Applier) observe(op Op, err error) {
+	if a.Observer != nil {
+		a.Observer.IssueOperation(string(op.Kind), string(op.Action), err)
+	}
 }
 
 // Summary is what applying a plan did.
@@ -109,6 +123,7 @@ func (a *Applier) Apply(ctx context.Context, plan *Plan) (Summary, error) {
 			labelsReady = true
 		}
 		rec, skipped, err := a.one(ctx, op, inDoubt[string(op.Kind)+"\x00"+op.Recipe])
+		a.observe(op, err)
 		if err != nil {
 			stop, ferr := a.fail(ctx, log, op, err, &sum)
 			if ferr != nil {

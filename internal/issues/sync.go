@@ -48,6 +48,8 @@ type SyncOptions struct {
 	MaxOps int // issues.maxPerRun; 0 = no cap
 	DryRun bool
 	Log    *slog.Logger
+	// Observer is told each operation's outcome; nil: nobody.
+	Observer Observer
 }
 
 // Sync plans the issue operations for a recorded run and, unless DryRun
@@ -89,7 +91,7 @@ func Sync(ctx context.Context, st Store, tr Tracker, router *Router, opts SyncOp
 		}
 		return plan, sum, nil
 	}
-	a := &Applier{Journal: st, Tracker: tr, MaxOps: opts.MaxOps, Log: opts.Log}
+	a := &Applier{Journal: st, Tracker: tr, MaxOps: opts.MaxOps, Log: opts.Log, Observer: opts.Observer}
 	sum, err = a.Apply(ctx, plan)
 	return plan, sum, err
 }

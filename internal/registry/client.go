@@ -67,6 +67,9 @@ func New(opts ...Option) (*Client, error) {
 	if inner == nil {
 		inner = newNetTransport(o.allowPrivate)
 	}
+	if o.wrap != nil {
+		inner = o.wrap(inner)
+	}
 	c := &Client{o: o, transports: map[string]http.RoundTripper{}}
 	c.base = transport.NewUserAgent(&guard{o: &c.o, inner: inner, sems: map[string]chan struct{}{}}, o.userAgent)
 	return c, nil

@@ -74,6 +74,7 @@ type options struct {
 	retry        RetryPolicy
 	limits       Limits
 	tar          TarLimits
+	wrap         func(http.RoundTripper) http.RoundTripper
 	rt           http.RoundTripper
 	keychain     authn.Keychain
 	sleep        func(context.Context, time.Duration) error
@@ -278,6 +279,16 @@ func WithTarLimits(l TarLimits) Option {
 			return errors.New("registry: tar limits must not be negative")
 		}
 		o.tar = l
+		return nil
+	}
+}
+
+// WithTransportWrapper wraps the network transport (under the host policy,
+// over the private-network dial check) — for request metrics. Unlike
+// WithTransport it keeps every safety of the default transport.
+func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option {
+	return func(o *options) error {
+		o.wrap = wrap
 		return nil
 	}
 }
