@@ -81,6 +81,19 @@ type env struct {
 	now    time.Time
 	sleeps []time.Duration
 	maxOps int
+	// observed lists "kind/action/ok|error" for every operation sent.
+	observed []string
+}
+
+// IssueOperation implements issues.Observer.
+func (e *env) IssueOperation(kind, action string, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	e.mu.Lock()
+	e.observed = append(e.observed, kind+"/"+action+"/"+outcome)
+	e.mu.Unlock()
 }
 
 func newEnv(t *testing.T, files repoFiles) *env {
@@ -171,7 +184,7 @@ func (e *env) sync(runID int64) (*issues.Plan, issues.Summary) {
 	e.t.Helper()
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	plan, sum, err := issues.Sync(context.Background(), e.db, e.tr, e.router(), issues.SyncOptions{
-		RunID: runID, Labels: labels, MaxOps: e.maxOps, Log: log})
+		RunID: runID, Labels: labels, MaxOps: e.maxOps, Log: log, Observer: e})
 	if err != nil {
 		e.t.Fatalf("Sync(run %d): %v", runID, err)
 	}

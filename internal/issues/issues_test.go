@@ -148,6 +148,9 @@ func TestEscalationAndRecovery(t *testing.T) {
 	if first.Condition != audit.ReasonExpiring || first.State != "open" {
 		t.Fatalf("after run 1: %+v", first)
 	}
+	if got := strings.Join(e.observed, ","); got != "recert/open/ok" {
+		t.Errorf("observed operations = %q, want recert/open/ok", got)
+	}
 
 	// Second run, no change: zero write calls.
 	writes := f.Writes()

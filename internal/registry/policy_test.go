@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/registry"
@@ -146,3 +147,43 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		t.Errorf("New accepted a plain-http host outside the allow-list")
 	}
 }
+
+// TestTransportWrapperKeepsThePolicy: the metrics wrapper sees the requests
+// sent, and does not open the private-network check that WithTransport would
+// replace.
+func TestTransportWrapperKeepsThePolicy(t *testing.T) {
+	w := newWorld(t, true)
+	a := w.pushSummary(t, "evidence/x", "v1", bundleFiles("a")...)
+	_, port, _ := strings.Cut(w.host, ":")
+	localhost := "localhost:" + port
+	var seen atomic.Int32
+	wrap := registry.WithTransportWrapper(func(next http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(r *http.Request) (*http.Response, error) {
+			seen.Add(1)
+			return next.RoundTrip(r)
+		})
+	})
+
+	c, err := registry.New(wrap, registry.WithPlainHTTP(localhost), registry.WithSleep((&sleeps{}).sleep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.FetchSummary(context.Background(), localhost+"/evidence/x", a.digest)
+	wantKind(t, err, registry.KindPolicy) // refused at dial time, under the wrapper
+
+	c, err = registry.New(wrap, registry.WithPlainHTTP(w.host), registry.AllowPrivateNetworksUnsafe(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen.Store(0)
+	if _, err := c.FetchSummary(context.Background(), w.host+"/evidence/x", a.digest); err != nil {
+		t.Fatal(err)
+	}
+	if seen.Load() == 0 {
+		t.Error("the wrapper saw no request")
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
