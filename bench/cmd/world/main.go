@@ -1,0 +1,124 @@
+// Command world builds a sandbox world of N good pointers for
+// bench/compare-cosign.sh and serves it (transparency log and OCI registry
+// on 127.0.0.1) until it receives SIGINT or SIGTERM.
+//
+//	go run ./bench/cmd/world -dir DIR -n 200
+//
+// Into DIR it writes, besides the world's own files (trusted_root.json,
+// repo/, evidence-auditd.yaml):
+//
+//	pointers.txt  one line per pointer: REGISTRY/REPO@DIGEST IDENTITY ISSUER
+//	bundles/      each pointer's Sigstore bundle v0.3 (NNNNNN.json), as attached
+//	world.env     shell assignments: AS_OF, CONFIG, TRUSTED_ROOT, REKOR_URL,
+//	              REGISTRY, PREDICATE_TYPE, N, PID
+//	ready         written last, once everything above is in place
+//
+// It is a benchmark tool, not product code: it lives under bench/ so that
+// the product never links it.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/publish"
+)
+
+func main() {
+	dir := flag.String("dir", "", "world directory (created; required)")
+	n := flag.Int("n", 200, "number of pointers")
+	referrers := flag.Bool("referrers-api", true, "serve the OCI 1.1 Referrers API (false: sha256-<hex> tag schema only)")
+	leafReuse := flag.Duration("leaf-reuse", 0, "share leaf certificates within this signing window (0: a fresh certificate per signature, as Fulcio)")
+	flag.Parse()
+	if *dir == "" || *n < 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := run(*dir, *n, *referrers, *leafReuse); err != nil {
+		log.Fatalf("world: %v", err)
+	}
+}
+
+func run(dir string, n int, referrers bool, leafReuse time.Duration) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	now := time.Now().UTC().Truncate(time.Second)
+	opts := []sandbox.Option{sandbox.WithReferrersAPI(referrers)}
+	if leafReuse > 0 {
+		opts = append(opts, sandbox.WithLeafReuse(leafReuse))
+	}
+	w := sandbox.New(dir, opts...)
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = w.Close(cctx)
+	}()
+	t0 := time.Now()
+	built, err := w.Build(ctx, sandbox.ScaleCases(n, now))
+	if err != nil {
+		return err
+	}
+	if err := w.WriteConfig(w.ConfigPath()); err != nil {
+		return err
+	}
+
+	bdir := filepath.Join(dir, "bundles")
+	if err := os.MkdirAll(bdir, 0o755); err != nil {
+		return err
+	}
+	var lines strings.Builder
+	for i, p := range built.Pointers {
+		if p.Bundle == nil {
+			return fmt.Errorf("pointer %s has no v0.3 bundle", p.Case.Name)
+		}
+		fmt.Fprintf(&lines, "%s@%s %s %s\n", untag(p.OCI), p.Digest, p.Case.Signer.Identity, p.Case.Signer.Issuer)
+		if err := os.WriteFile(filepath.Join(bdir, fmt.Sprintf("%06d.json", i)), p.Bundle, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pointers.txt"), []byte(lines.String()), 0o644); err != nil {
+		return err
+	}
+	env := fmt.Sprintf("AS_OF=%s\nCONFIG=%s\nTRUSTED_ROOT=%s\nREKOR_URL=%s\nREGISTRY=%s\nPREDICATE_TYPE=%s\nN=%d\nPID=%d\n",
+		now.Format(time.RFC3339), w.ConfigPath(), w.TrustedRootPath(), w.LogURL(), w.RegistryHost(),
+		publish.PredicateV3, n, os.Getpid())
+	if err := os.WriteFile(filepath.Join(dir, "world.env"), []byte(env), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ready"), nil, 0o644); err != nil {
+		return err
+	}
+	out := bufio.NewWriter(os.Stderr)
+	fmt.Fprintf(out, "world: %d pointers built in %s; registry %s, log %s; serving until SIGTERM\n",
+		n, time.Since(t0).Round(time.Millisecond), w.RegistryHost(), w.LogURL())
+	out.Flush()
+	<-ctx.Done() // a signal: stop serving (the deferred Close)
+	return nil
+}
+
+// untag drops the tag from "host:port/repo:tag", keeping "host:port/repo".
+func untag(ref string) string {
+	slash := strings.LastIndex(ref, "/")
+	if colon := strings.LastIndex(ref, ":"); colon > slash {
+		return ref[:colon]
+	}
+	return ref
+}
