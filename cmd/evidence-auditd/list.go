@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 	"github.com/evidence-auditd/evidence-auditd/internal/history"
 )
 
@@ -44,7 +45,8 @@ unsigned). It reads only the local repository.`,
 			if err != nil {
 				return fmt.Errorf("walk %s: %w", cfg.Repo.Ref, err)
 			}
-			allow, _ := readAllowlist(ctx, repo, cfg, delta.Head, newLogger(cfg))
+			log := newLogger(cfg)
+			allow := parseAllowlist(allowlistBytes(ctx, repo, cfg, delta.Head, log), cfg.Repo.EvidenceDir+"/"+evidence.AllowlistFile, log)
 			infos := make([]audit.PointerInfo, 0, len(delta.Added))
 			for _, v := range delta.Added {
 				info, _ := audit.Describe(v, cfg.Repo.EvidenceDir, allow)

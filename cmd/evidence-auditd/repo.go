@@ -55,21 +55,20 @@ func repoKey(cfg *config.Config) string {
 	return cfg.Repo.Path
 }
 
-// readAllowlist reads recipes/evidence/allowlist.yaml at commit and returns
-// it parsed and as bytes (which a run records for its reports). A missing
-// allowlist classifies every signer as unlisted; a malformed one too, with
-// a warning, because an audit must not stop over the allowlist.
-func readAllowlist(ctx context.Context, repo *history.Repo, cfg *config.Config, commit string, log *slog.Logger) (*evidence.Allowlist, []byte) {
+// allowlistBytes reads recipes/evidence/allowlist.yaml at commit; nil when
+// the repository has none. An unreadable allowlist is warned about and
+// treated as absent (every signer unlisted): an audit must not stop over it.
+func allowlistBytes(ctx context.Context, repo *history.Repo, cfg *config.Config, commit string, log *slog.Logger) []byte {
 	p := path.Join(cfg.Repo.EvidenceDir, evidence.AllowlistFile)
 	data, err := repo.ReadFile(ctx, commit, p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
 		log.Warn("allowlist unreadable; every signer counts as unlisted", "path", p, "err", err)
-		return nil, nil
+		return nil
 	}
-	return parseAllowlist(data, p, log), data
+	return data
 }
 
 // parseAllowlist parses allowlist bytes, warning (and classifying every

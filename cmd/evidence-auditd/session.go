@@ -15,6 +15,7 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
 	"github.com/evidence-auditd/evidence-auditd/internal/daemon"
+	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 	"github.com/evidence-auditd/evidence-auditd/internal/history"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 	"github.com/evidence-auditd/evidence-auditd/internal/registry"
@@ -80,25 +81,9 @@ func runAudit(ctx context.Context, cfg *config.Config, log *slog.Logger, req aud
 		}()
 	}
 
-	repo, err := openRepo(ctx, cfg, false)
-	if err != nil {
-		return nil, err
-	}
-	defer repo.Close()
 	key := repoKey(cfg)
-	from, err := db.WalkHead(ctx, key, cfg.Repo.Ref)
+	walked, err := walkIntoLedger(ctx, cfg, db, log)
 	if err != nil {
-		return nil, err
-	}
-	delta, err := repo.Walk(ctx, history.Options{Ref: cfg.Repo.Ref, EvidenceDir: cfg.Repo.EvidenceDir, From: from})
-	if err != nil {
-		return nil, fmt.Errorf("walk %s: %w", cfg.Repo.Ref, err)
-	}
-	delta.Ref = cfg.Repo.Ref // the ledger keys walks by the configured name
-	if delta.Rewritten {
-		log.Warn("the audited branch was rewritten since the last walk; re-walked from the root", "ref", cfg.Repo.Ref, "lastHead", from)
-	}
-	if err := db.ApplyWalk(ctx, key, delta); err != nil {
 		return nil, err
 	}
 	versions, err := db.PointerVersions(ctx, key, cfg.Repo.Ref)
@@ -106,7 +91,7 @@ func runAudit(ctx context.Context, cfg *config.Config, log *slog.Logger, req aud
 		return nil, err
 	}
 	versions = onlyRecipes(versions, req.Only, cfg.Repo.EvidenceDir)
-	log.Info("history walked", "ref", cfg.Repo.Ref, "head", short(delta.Head), "newVersions", len(delta.Added), "pointerVersions", len(versions))
+	log.Info("history walked", "ref", cfg.Repo.Ref, "head", short(walked.head), "newVersions", walked.added, "pointerVersions", len(versions))
 
 	verifier, err := newVerifier(ctx, cfg)
 	if err != nil {
@@ -117,7 +102,7 @@ func runAudit(ctx context.Context, cfg *config.Config, log *slog.Logger, req aud
 		return nil, err
 	}
 
-	run, resumed, err := beginOrResume(ctx, db, cfg, req, delta.Head, verifier)
+	run, resumed, err := beginOrResume(ctx, db, cfg, req, walked.head, verifier)
 	if err != nil {
 		return nil, err
 	}
@@ -133,8 +118,8 @@ func runAudit(ctx context.Context, cfg *config.Config, log *slog.Logger, req aud
 		log.Info("resuming interrupted run", "run", run.ID, "alreadyRecorded", len(prior))
 	}
 
-	allow, allowBytes := readAllowlist(ctx, repo, cfg, delta.Head, log)
-	if err := db.PutRunInputs(ctx, run.ID, ledger.RunInputs{EvidenceDir: cfg.Repo.EvidenceDir, Allowlist: allowBytes}); err != nil {
+	allow := parseAllowlist(walked.allowlist, cfg.Repo.EvidenceDir+"/"+evidence.AllowlistFile, log)
+	if err := db.PutRunInputs(ctx, run.ID, ledger.RunInputs{EvidenceDir: cfg.Repo.EvidenceDir, Allowlist: walked.allowlist}); err != nil {
 		return nil, err
 	}
 	rekorOpts := []rekor.Option{rekor.WithStore(db)}
@@ -172,6 +157,43 @@ func runAudit(ctx context.Context, cfg *config.Config, log *slog.Logger, req aud
 		return nil, err
 	}
 	return &auditOutcome{Run: run, Resumed: resumed, Summary: sum}, nil
+}
+
+// walked is what an audit keeps of the history walk.
+type walked struct {
+	head      string // the commit the walk reached
+	added     int    // pointer versions new since the previous walk
+	allowlist []byte // recipes/evidence/allowlist.yaml at head; nil if absent
+}
+
+// walkIntoLedger walks the merged history from where the ledger's last walk
+// stopped and records what it found. The repository is closed before the
+// audit starts: its object caches and the walk's file contents would
+// otherwise stay in memory for the whole run.
+func walkIntoLedger(ctx context.Context, cfg *config.Config, db *ledger.DB, log *slog.Logger) (walked, error) {
+	repo, err := openRepo(ctx, cfg, false)
+	if err != nil {
+		return walked{}, err
+	}
+	defer repo.Close()
+	key := repoKey(cfg)
+	from, err := db.WalkHead(ctx, key, cfg.Repo.Ref)
+	if err != nil {
+		return walked{}, err
+	}
+	delta, err := repo.Walk(ctx, history.Options{Ref: cfg.Repo.Ref, EvidenceDir: cfg.Repo.EvidenceDir, From: from})
+	if err != nil {
+		return walked{}, fmt.Errorf("walk %s: %w", cfg.Repo.Ref, err)
+	}
+	delta.Ref = cfg.Repo.Ref // the ledger keys walks by the configured name
+	if delta.Rewritten {
+		log.Warn("the audited branch was rewritten since the last walk; re-walked from the root", "ref", cfg.Repo.Ref, "lastHead", from)
+	}
+	if err := db.ApplyWalk(ctx, key, delta); err != nil {
+		return walked{}, err
+	}
+	allow := allowlistBytes(ctx, repo, cfg, delta.Head, log)
+	return walked{head: delta.Head, added: len(delta.Added), allowlist: allow}, nil
 }
 
 // beginOrResume resumes the newest unfinished run when it audited the same

@@ -83,6 +83,9 @@ type Repo struct {
 // of a cold walk.
 const maxOpenPacks = 32
 
+// objectCacheSize bounds go-git's object cache for a Repo.
+const objectCacheSize = 16 * cache.MiByte
+
 // Open opens the repository at dir: a working tree with a .git directory
 // (or a .git file naming the git directory) or a bare repository.
 func Open(dir string) (*Repo, error) {
@@ -94,8 +97,11 @@ func Open(dir string) (*Repo, error) {
 	if !ok {
 		return &Repo{repo: r, s: r.Storer}, nil
 	}
-	// Reopen the same git directory with packfile descriptors kept open.
-	st := filesystem.NewStorageWithOptions(plain.Filesystem(), cache.NewObjectLRUDefault(),
+	// Reopen the same git directory with packfile descriptors kept open,
+	// and an object cache smaller than go-git's 96 MiB default: a walk
+	// reads each tree once, so the cache mostly holds what is done with,
+	// and a daemon's peak memory matters more.
+	st := filesystem.NewStorageWithOptions(plain.Filesystem(), cache.NewObjectLRU(objectCacheSize),
 		filesystem.Options{MaxOpenDescriptors: maxOpenPacks})
 	r, err = git.Open(st, nil)
 	if err != nil {
