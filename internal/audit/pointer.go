@@ -24,6 +24,14 @@ func (r *Runner) Audit(ctx context.Context, v PointerVersion, opts Options) Resu
 // healthy bundle returns what the ledger must cache of it. It never returns
 // an error: everything that can go wrong with one pointer is a result.
 func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (Result, *CachedBundle) {
+	// A pointer version's bytes never change, so a healthy full verification
+	// already passed every check of the file itself: the fast path needs
+	// no parse (unless policy.failUnlisted asks for today's allowlist).
+	if !opts.Deep && !opts.Policy.FailUnlisted {
+		if fast, ok := r.fastPath(ctx, v, opts); ok {
+			return fast, nil
+		}
+	}
 	res := r.base(v, opts)
 	info, p := Describe(v, opts.EvidenceDir, opts.Allowlist)
 	res.Recipe = info.Recipe
@@ -47,9 +55,8 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 	}
 	want := Expectation{Pointer: p, Path: v.Key.Path}
 	a := p.Attestations[0]
-
-	if !opts.Deep {
-		if fast, ok := r.fastPath(ctx, v, a.Bundle, opts); ok {
+	if !opts.Deep && opts.Policy.FailUnlisted {
+		if fast, ok := r.fastPath(ctx, v, opts); ok {
 			return fast, nil
 		}
 	}
@@ -75,7 +82,7 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 			Digest: a.Bundle.Digest, BundleJSON: ver.BundleJSON, StatementJSON: ver.StatementJSON,
 			TrustRoot: r.Verifier.TrustRoot(), VerifierVersion: r.Verifier.Version(), VerifiedAt: res.CheckedAt,
 			LogIndex: ver.LogIndex, IntegratedTime: ver.IntegratedTime,
-			LayerDigest: ev.LayerDigest, ReferrerDigest: ev.Signature.ReferrerDigest,
+			LayerDigest: ev.LayerDigest, ReferrerDigest: ev.Signature.ReferrerDigest, OCI: a.Bundle.OCI,
 		}
 	}
 	r.finishAge(&res, v, p, &ver, opts)
@@ -134,15 +141,16 @@ func precheck(info PointerInfo) (precheckResult, bool) {
 // changed (bundle digest, trusted root, verifier version) and it is recent
 // enough, and only probes that the bytes are still served (DESIGN "fast
 // path"). ok is false when the full path must run.
-func (r *Runner) fastPath(ctx context.Context, v PointerVersion, b evidence.Bundle, opts Options) (Result, bool) {
+func (r *Runner) fastPath(ctx context.Context, v PointerVersion, opts Options) (Result, bool) {
 	last, ok := opts.last[v.Key]
-	if !ok || last.Result.BundleDigest != b.Digest || !last.Result.Verdict.Healthy() {
+	if !ok || !last.Result.Verdict.Healthy() || last.OCI == "" {
 		return Result{}, false
 	}
 	if last.TrustRoot != r.Verifier.TrustRoot() || last.VerifierVersion != r.Verifier.Version() ||
 		last.LayerDigest == "" || last.ReferrerDigest == "" {
 		return Result{}, false
 	}
+	b := evidence.Bundle{OCI: last.OCI, Digest: last.Result.BundleDigest}
 	now := r.now()
 	if opts.Policy.DeepEvery <= 0 || now.Sub(last.VerifiedAt) >= opts.Policy.DeepEvery {
 		return Result{}, false

@@ -30,6 +30,7 @@ type LastVerification struct {
 	VerifiedAt      time.Time
 	LayerDigest     string
 	ReferrerDigest  string
+	OCI             string // the locator the verification fetched from
 }
 
 // CachedBundle is what the ledger keeps of a verified bundle.
@@ -44,6 +45,7 @@ type CachedBundle struct {
 	IntegratedTime  time.Time
 	LayerDigest     string
 	ReferrerDigest  string
+	OCI             string
 }
 
 // Fallback proves what the transparency log still shows when the registry

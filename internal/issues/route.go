@@ -1,6 +1,7 @@
 package issues
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -271,6 +272,10 @@ func Profiles(versions []audit.PointerVersion, evidenceDir string) map[string]st
 	out := map[string]string{}
 	newest := map[string]audit.PointerVersion{}
 	for _, v := range versions {
+		// Most pointers have no profile; only parse those that could.
+		if !bytes.Contains(v.Content, []byte("profile")) {
+			continue
+		}
 		info, _ := audit.Describe(v, evidenceDir, nil)
 		if info.Recipe == "" || info.Profile == "" {
 			continue

@@ -37,7 +37,7 @@ func TestLastVerificationForFastPath(t *testing.T) {
 	if err := db.CacheBundles(ctx, []audit.CachedBundle{{
 		Digest: r.BundleDigest, BundleJSON: []byte(`{"b":1}`), StatementJSON: []byte(`{"s":1}`),
 		TrustRoot: "sha256:tr", VerifierVersion: "verify/1", VerifiedAt: at, LogIndex: 7, IntegratedTime: t0,
-		LayerDigest: "sha256:layer", ReferrerDigest: "sha256:ref",
+		LayerDigest: "sha256:layer", ReferrerDigest: "sha256:ref", OCI: "ghcr.io/acme/evidence:x",
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,8 @@ func TestLastVerificationForFastPath(t *testing.T) {
 		t.Fatal("LastVerifications does not list the verified pointer")
 	}
 	if last.TrustRoot != "sha256:tr" || last.VerifierVersion != "verify/1" || !last.VerifiedAt.Equal(at) ||
-		last.LayerDigest != "sha256:layer" || last.ReferrerDigest != "sha256:ref" || last.Result.Key != r.Key {
+		last.LayerDigest != "sha256:layer" || last.ReferrerDigest != "sha256:ref" || last.OCI != "ghcr.io/acme/evidence:x" ||
+		last.Result.Key != r.Key {
 		t.Errorf("LastVerification = %+v", last)
 	}
 	// A later non-deep result does not replace the deep reference.

@@ -26,6 +26,9 @@ type BundleRecord struct {
 	// summary's layer and the manifest that carried the signature.
 	LayerDigest    string
 	ReferrerDigest string
+	// OCI is the locator the verification fetched from (the fast path's
+	// probe target).
+	OCI string
 
 	// FirstVerifiedAt is when the cached copy was stored (read-only; set by Bundle).
 	FirstVerifiedAt time.Time
@@ -65,10 +68,10 @@ func (d *DB) putBundleTx(ctx context.Context, tx *sql.Tx, b BundleRecord) error 
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO bundle_verifications
 		(digest, trust_root, verifier_version, verified_at, log_index, integrated_time, bundle_sha256,
-		 layer_digest, referrer_digest)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 layer_digest, referrer_digest, oci)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.Digest, b.TrustRoot, b.VerifierVersion, fmtTime(b.VerifiedAt), b.LogIndex, fmtTime(b.IntegratedTime), bundleSum,
-		b.LayerDigest, b.ReferrerDigest)
+		b.LayerDigest, b.ReferrerDigest, b.OCI)
 	return err
 }
 
@@ -80,13 +83,13 @@ func (d *DB) Bundle(ctx context.Context, digest string) (rec *BundleRecord, ok b
 		var created, verified, integrated string
 		e := tx.QueryRowContext(ctx, `SELECT b.digest, b.sigstore_bundle, b.statement, b.created_at,
 				v.trust_root, v.verifier_version, v.verified_at, v.log_index, v.integrated_time,
-				v.layer_digest, v.referrer_digest,
+				v.layer_digest, v.referrer_digest, v.oci,
 				(SELECT count(*) FROM bundle_verifications WHERE digest = b.digest)
 			FROM bundles b JOIN bundle_verifications v ON v.digest = b.digest
 			WHERE b.digest = ? ORDER BY v.id DESC LIMIT 1`, digest).Scan(
 			&b.Digest, &b.SigstoreBundle, &b.Statement, &created,
 			&b.TrustRoot, &b.VerifierVersion, &verified, &b.LogIndex, &integrated,
-			&b.LayerDigest, &b.ReferrerDigest, &b.Verifications)
+			&b.LayerDigest, &b.ReferrerDigest, &b.OCI, &b.Verifications)
 		if errors.Is(e, sql.ErrNoRows) {
 			return nil
 		}
