@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +101,7 @@ func TestRunDemoWorld(t *testing.T) {
 	}
 	r1 := runResults(t, w, 1)
 	checkExpectations(t, built, r1, nil)
+	checkIssueFiles(t, w, 1)
 
 	second := run(t, nil, "run", "-c", w.ConfigPath(), "--as-of", asOf)
 	if second.code != 3 {
@@ -165,5 +168,55 @@ func TestRunRefusesWhileLocked(t *testing.T) {
 	r := run(t, []string{"EVIDENCE_AUDITD_LEDGER_PATH=" + path}, "run", "--repo", dir)
 	if r.code != 1 || !strings.Contains(r.stderr, "another audit is running") {
 		t.Errorf("run while locked: exit %d, stderr %q; want 1 naming the other audit", r.code, r.stderr)
+	}
+}
+
+// checkIssueFiles: the file sink holds exactly one file per (recipe, kind)
+// needing action after run runID (SPEC §7).
+func checkIssueFiles(t *testing.T, w *sandbox.World, runID int64) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := ledger.OpenReadOnly(ctx, w.Dir()+"/evidence-auditd.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sts, err := db.RecipeStatuses(ctx, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, st := range sts {
+		if st.NeedsRecert {
+			want["recert-"+st.Recipe+".md"] = true
+		}
+		if len(st.Lost) > 0 {
+			want["lost-"+st.Recipe+".md"] = true
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(w.Dir(), "issues"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, e := range entries {
+		got[e.Name()] = true
+		body, err := os.ReadFile(filepath.Join(w.Dir(), "issues", e.Name()))
+		if err != nil || !strings.Contains(string(body), "<!-- evidence-auditd:kind=") {
+			t.Errorf("%s: no marker (%v)", e.Name(), err)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("the demo world needs no issue at all")
+	}
+	for f := range want {
+		if !got[f] {
+			t.Errorf("issue file %s missing", f)
+		}
+	}
+	for f := range got {
+		if !want[f] {
+			t.Errorf("unexpected issue file %s", f)
+		}
 	}
 }
