@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
-	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
-	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
 )
 
 // TestE2EKillResume is issue 4's crash test: a run killed with SIGKILL
@@ -22,39 +20,15 @@ func TestE2EKillResume(t *testing.T) {
 	const n = 2000
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
-	w := sandbox.New(t.TempDir(), sandbox.WithLeafReuse(5*time.Minute))
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close(context.Background()) })
-	if _, err := w.Build(ctx, sandbox.ScaleCases(n, now)); err != nil {
-		t.Fatal(err)
-	}
-	// One pointer at a time, so the kill lands mid-run.
-	if err := w.WriteConfig(w.ConfigPath(), sandbox.ConfigConcurrency(1)); err != nil {
-		t.Fatal(err)
-	}
-	dbPath := w.Dir() + "/evidence-auditd.db"
+	w := scaleWorld(t, n, now)
 	asOf := now.Format(time.RFC3339)
 
 	cmd := exec.Command(binary, "run", "-c", w.ConfigPath(), "--as-of", asOf)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	recorded := func() int {
-		db, err := ledger.OpenReadOnly(ctx, dbPath)
-		if err != nil {
-			return 0 // not created yet
-		}
-		defer db.Close()
-		keys, err := db.ResultKeys(ctx, 1)
-		if err != nil {
-			return 0
-		}
-		return len(keys)
-	}
 	deadline := time.Now().Add(5 * time.Minute)
-	for recorded() < n/2 {
+	for recorded(w, 1) < n/2 {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			t.Fatal("the run did not reach half way in 5 minutes")
@@ -65,7 +39,7 @@ func TestE2EKillResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	before := recorded()
+	before := recorded(w, 1)
 	if before >= n {
 		t.Fatalf("the run finished (%d results) before it was killed", before)
 	}
@@ -82,11 +56,7 @@ func TestE2EKillResume(t *testing.T) {
 		t.Errorf("the restart did not resume run 1:\n%s", r.stdout)
 	}
 
-	db, err := ledger.OpenReadOnly(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openWorldLedger(t, w)
 	results, err := db.Results(ctx, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -14,36 +14,17 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
 )
 
-// demoWorld starts a sandbox world with the demo catalogue and writes its
-// configuration.
+// demoWorld is a world of the demo catalogue, a fresh certificate per
+// signature as Fulcio issues them.
 func demoWorld(t *testing.T, now time.Time) (*sandbox.World, *sandbox.Built) {
 	t.Helper()
-	ctx := context.Background()
-	w := sandbox.New(t.TempDir())
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close(context.Background()) })
-	built, err := w.Build(ctx, sandbox.DemoCases(now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.WriteConfig(w.ConfigPath()); err != nil {
-		t.Fatal(err)
-	}
-	return w, built
+	return startWorld(t, nil, sandbox.DemoCases(now))
 }
 
 // runResults reads the results of one run from the world's ledger.
 func runResults(t *testing.T, w *sandbox.World, runID int64) map[audit.VersionKey]audit.Result {
 	t.Helper()
-	ctx := context.Background()
-	db, err := ledger.OpenReadOnly(ctx, w.Dir()+"/evidence-auditd.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rs, err := db.Results(ctx, runID)
+	rs, err := openWorldLedger(t, w).Results(context.Background(), runID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,13 +156,7 @@ func TestRunRefusesWhileLocked(t *testing.T) {
 // needing action after run runID (SPEC §7).
 func checkIssueFiles(t *testing.T, w *sandbox.World, runID int64) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := ledger.OpenReadOnly(ctx, w.Dir()+"/evidence-auditd.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	sts, err := db.RecipeStatuses(ctx, runID)
+	sts, err := openWorldLedger(t, w).RecipeStatuses(context.Background(), runID)
 	if err != nil {
 		t.Fatal(err)
 	}

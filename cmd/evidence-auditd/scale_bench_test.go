@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,21 +30,10 @@ func BenchmarkAuditScale(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
-	w := sandbox.New(b.TempDir(), sandbox.WithLeafReuse(5*time.Minute))
-	if err := w.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close(context.Background())
 	start := time.Now()
-	if _, err := w.Build(ctx, sandbox.ScaleCases(n, now)); err != nil {
-		b.Fatal(err)
-	}
+	w, _ := startWorld(b, []sandbox.Option{sandbox.WithLeafReuse(5 * time.Minute)}, sandbox.ScaleCases(n, now))
 	b.Logf("built a world of %d pointers in %s", n, time.Since(start).Round(time.Millisecond))
-	if err := w.WriteConfig(w.ConfigPath()); err != nil {
-		b.Fatal(err)
-	}
 	asOf := now.Format(time.RFC3339)
 
 	for _, mode := range []struct {

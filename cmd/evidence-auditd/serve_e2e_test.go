@@ -16,7 +16,6 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
-	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
 )
 
 // serveProc is a running `serve`.
@@ -103,35 +102,13 @@ func TestE2EServeSIGTERM(t *testing.T) {
 	)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
-	w := sandbox.New(t.TempDir(), sandbox.WithLeafReuse(5*time.Minute))
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close(context.Background()) })
-	if _, err := w.Build(ctx, sandbox.ScaleCases(n, now)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.WriteConfig(w.ConfigPath(), sandbox.ConfigConcurrency(1)); err != nil {
-		t.Fatal(err)
-	}
-	dbPath := w.Dir() + "/evidence-auditd.db"
-	recorded := func(run int64) int {
-		db, err := ledger.OpenReadOnly(ctx, dbPath)
-		if err != nil {
-			return 0
-		}
-		defer db.Close()
-		keys, err := db.ResultKeys(ctx, run)
-		if err != nil {
-			return 0
-		}
-		return len(keys)
-	}
+	w := scaleWorld(t, n, now)
+	dbPath := ledgerPath(w)
 	env := "EVIDENCE_AUDITD_SHUTDOWN_GRACE=" + grace.String()
 
 	// First start: the empty ledger makes it catch up at once.
 	p := startServe(t, w.ConfigPath(), freeAddr(t), env)
-	for deadline := time.Now().Add(3 * time.Minute); recorded(1) < 50; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(3 * time.Minute); recorded(w, 1) < 50; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the catch-up audit did not start:\n%s", p.stderr)
 		}
@@ -146,7 +123,7 @@ func TestE2EServeSIGTERM(t *testing.T) {
 		t.Errorf("GET / = %d, want 404", code)
 	}
 	code, took := p.stop(t)
-	t.Logf("SIGTERM after %d results: exit %d in %v", recorded(1), code, took)
+	t.Logf("SIGTERM after %d results: exit %d in %v", recorded(w, 1), code, took)
 	if code != 0 {
 		t.Errorf("exit %d after SIGTERM, want 0\n%s", code, p.stderr)
 	}
