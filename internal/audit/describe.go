@@ -13,7 +13,7 @@ import (
 type PointerInfo struct {
 	Path          string      `json:"path"`
 	Recipe        string      `json:"recipe"`
-	Profile       string      `json:"profile,omitempty"`
+	Profile       string      `json:"profile"` // "" when the pointer has none
 	Source        string      `json:"source"`
 	Layout        string      `json:"layout"`
 	BundleDigest  string      `json:"bundleDigest"`
