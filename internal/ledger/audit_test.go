@@ -1,7 +1,9 @@
 package ledger_test
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +111,27 @@ func TestRunInputsRoundTrip(t *testing.T) {
 		got, ok, err := db.RunInputs(ctx, run.ID)
 		if err != nil || !ok || got.EvidenceDir != "recipes/evidence" || string(got.Allowlist) != string(al) || (al == nil) != (got.Allowlist == nil) {
 			t.Errorf("RunInputs = %+v, %v, %v; want allowlist %q", got, ok, err, al)
+		}
+	}
+}
+
+func TestExportIncludesRunDerivedRecords(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	run := beginRun(t, db)
+	if err := db.PutRunInputs(ctx, run.ID, ledger.RunInputs{EvidenceDir: "recipes/evidence", Allowlist: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutRecipeStatuses(ctx, run.ID, []audit.RecipeStatus{{Recipe: "a", NeedsRecert: true, Reason: audit.ReasonNoHealthy}}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := db.Export(ctx, &buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"type":"runInput","runId":1,"evidenceDir":"recipes/evidence"`, `"type":"runRecipe","runId":1,"recipe":"a","needsRecert":true`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("export lacks %s:\n%s", want, buf.String())
 		}
 	}
 }

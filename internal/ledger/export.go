@@ -24,6 +24,7 @@ func (d *DB) Export(ctx context.Context, w io.Writer) error {
 	err := d.read(ctx, func(tx *sql.Tx) error {
 		for _, step := range []func(context.Context, *sql.Tx, *json.Encoder) error{
 			exportRunsTx, exportWalksTx, exportPointerVersionsTx, exportResultsTx,
+			exportRunInputsTx, exportRunRecipesTx,
 			exportBundlesTx, exportCheckpointsTx, exportIssuesTx, exportIssueOpsTx,
 		} {
 			if err := step(ctx, tx, enc); err != nil {
@@ -213,6 +214,9 @@ type exportBundleVerification struct {
 	LogIndex        int64  `json:"logIndex"`
 	IntegratedTime  string `json:"integratedTime"`
 	BundleSHA256    string `json:"bundleSha256"`
+	LayerDigest     string `json:"layerDigest"`
+	ReferrerDigest  string `json:"referrerDigest"`
+	OCI             string `json:"oci"`
 }
 
 func exportBundlesTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
@@ -233,11 +237,13 @@ func exportBundlesTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
 	for i, b := range bundles {
 		idx[b.Digest] = i
 	}
-	err = each(ctx, tx, `SELECT digest, trust_root, verifier_version, verified_at, log_index, integrated_time, bundle_sha256
+	err = each(ctx, tx, `SELECT digest, trust_root, verifier_version, verified_at, log_index, integrated_time, bundle_sha256,
+			layer_digest, referrer_digest, oci
 		FROM bundle_verifications ORDER BY digest, id`, func(s scanner) error {
 		var digest string
 		var v exportBundleVerification
-		if err := s.Scan(&digest, &v.TrustRoot, &v.VerifierVersion, &v.VerifiedAt, &v.LogIndex, &v.IntegratedTime, &v.BundleSHA256); err != nil {
+		if err := s.Scan(&digest, &v.TrustRoot, &v.VerifierVersion, &v.VerifiedAt, &v.LogIndex, &v.IntegratedTime, &v.BundleSHA256,
+			&v.LayerDigest, &v.ReferrerDigest, &v.OCI); err != nil {
 			return err
 		}
 		if i, ok := idx[digest]; ok {
@@ -278,23 +284,30 @@ func exportCheckpointsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) err
 }
 
 type exportIssue struct {
-	Type        string `json:"type"`
-	Recipe      string `json:"recipe"`
-	Kind        string `json:"kind"`
-	Number      int    `json:"number"`
-	URL         string `json:"url"`
-	State       string `json:"state"`
-	Fingerprint string `json:"fingerprint"`
-	UpdatedAt   string `json:"updatedAt"`
+	Type        string          `json:"type"`
+	Recipe      string          `json:"recipe"`
+	Kind        string          `json:"kind"`
+	Number      int             `json:"number"`
+	URL         string          `json:"url"`
+	State       string          `json:"state"`
+	Fingerprint string          `json:"fingerprint"`
+	UpdatedAt   string          `json:"updatedAt"`
+	RoutedVia   string          `json:"routedVia"`
+	Assignees   json.RawMessage `json:"assignees"`
+	Condition   string          `json:"condition"`
 }
 
 func exportIssuesTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
-	return each(ctx, tx, `SELECT recipe, kind, number, url, state, fingerprint, updated_at FROM issues ORDER BY recipe, kind`,
+	return each(ctx, tx, `SELECT recipe, kind, number, url, state, fingerprint, updated_at, routed_via, assignees, condition
+		FROM issues ORDER BY recipe, kind`,
 		func(s scanner) error {
 			is := exportIssue{Type: "issue"}
-			if err := s.Scan(&is.Recipe, &is.Kind, &is.Number, &is.URL, &is.State, &is.Fingerprint, &is.UpdatedAt); err != nil {
+			var assignees string
+			if err := s.Scan(&is.Recipe, &is.Kind, &is.Number, &is.URL, &is.State, &is.Fingerprint, &is.UpdatedAt,
+				&is.RoutedVia, &assignees, &is.Condition); err != nil {
 				return err
 			}
+			is.Assignees = rawOrNull(assignees)
 			return enc.Encode(is)
 		})
 }
@@ -310,15 +323,66 @@ type exportIssueOp struct {
 	Error     string `json:"error"`
 	CreatedAt string `json:"createdAt"`
 	UpdatedAt string `json:"updatedAt"`
+	Number    int    `json:"number"`
+	Attempts  int    `json:"attempts"`
 }
 
 func exportIssueOpsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
-	return each(ctx, tx, `SELECT op_id, coalesce(run_id, 0), recipe, kind, action, state, error, created_at, updated_at
+	return each(ctx, tx, `SELECT op_id, coalesce(run_id, 0), recipe, kind, action, state, error, created_at, updated_at, number, attempts
 		FROM issue_ops ORDER BY id`, func(s scanner) error {
 		op := exportIssueOp{Type: "issueOp"}
-		if err := s.Scan(&op.OpID, &op.RunID, &op.Recipe, &op.Kind, &op.Action, &op.State, &op.Error, &op.CreatedAt, &op.UpdatedAt); err != nil {
+		if err := s.Scan(&op.OpID, &op.RunID, &op.Recipe, &op.Kind, &op.Action, &op.State, &op.Error, &op.CreatedAt, &op.UpdatedAt,
+			&op.Number, &op.Attempts); err != nil {
 			return err
 		}
 		return enc.Encode(op)
+	})
+}
+
+type exportRunInput struct {
+	Type        string `json:"type"`
+	RunID       int64  `json:"runId"`
+	EvidenceDir string `json:"evidenceDir"`
+	Allowlist   []byte `json:"allowlist"`
+}
+
+func exportRunInputsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
+	return each(ctx, tx, `SELECT run_id, evidence_dir, allowlist FROM run_inputs ORDER BY run_id`, func(s scanner) error {
+		in := exportRunInput{Type: "runInput"}
+		if err := s.Scan(&in.RunID, &in.EvidenceDir, &in.Allowlist); err != nil {
+			return err
+		}
+		return enc.Encode(in)
+	})
+}
+
+type exportRunRecipe struct {
+	Type               string          `json:"type"`
+	RunID              int64           `json:"runId"`
+	Recipe             string          `json:"recipe"`
+	NeedsRecert        bool            `json:"needsRecert"`
+	Reason             string          `json:"reason"`
+	Undetermined       bool            `json:"undetermined"`
+	FreshestPath       string          `json:"freshestPath"`
+	FreshestCommit     string          `json:"freshestCommit"`
+	FreshestAttestedAt string          `json:"freshestAttestedAt"`
+	FreshestAge        string          `json:"freshestAge"`
+	LivePointers       int             `json:"livePointers"`
+	Lost               json.RawMessage `json:"lost"`
+}
+
+func exportRunRecipesTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
+	return each(ctx, tx, `SELECT run_id, recipe, needs_recert, reason, undetermined, freshest_path, freshest_commit,
+			freshest_attested_at, freshest_age, live_pointers, lost
+		FROM run_recipes ORDER BY run_id, recipe`, func(s scanner) error {
+		r := exportRunRecipe{Type: "runRecipe"}
+		var needs, undet int
+		var lost string
+		if err := s.Scan(&r.RunID, &r.Recipe, &needs, &r.Reason, &undet, &r.FreshestPath, &r.FreshestCommit,
+			&r.FreshestAttestedAt, &r.FreshestAge, &r.LivePointers, &lost); err != nil {
+			return err
+		}
+		r.NeedsRecert, r.Undetermined, r.Lost = needs == 1, undet == 1, rawOrNull(lost)
+		return enc.Encode(r)
 	})
 }
