@@ -32,7 +32,7 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 			return fast, nil
 		}
 	}
-	res := r.base(v, opts)
+	res := r.base(v)
 	info, p := Describe(v, opts.EvidenceDir, opts.Allowlist)
 	res.Recipe = info.Recipe
 	res.BundleDigest = info.BundleDigest
@@ -55,7 +55,7 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 	}
 	want := Expectation{Pointer: p, Path: v.Key.Path}
 	a := p.Attestations[0]
-	if !opts.Deep && opts.Policy.FailUnlisted {
+	if !opts.Deep && opts.Policy.FailUnlisted { // the signer passed today's allowlist above
 		if fast, ok := r.fastPath(ctx, v, opts); ok {
 			return fast, nil
 		}
@@ -90,7 +90,7 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 }
 
 // base fills what every result of v carries.
-func (r *Runner) base(v PointerVersion, opts Options) Result {
+func (r *Runner) base(v PointerVersion) Result {
 	return Result{
 		Key:           v.Key,
 		RekorLogIndex: -1,
@@ -159,7 +159,7 @@ func (r *Runner) fastPath(ctx context.Context, v PointerVersion, opts Options) (
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrTransient), errors.Is(err, ErrCanceled):
-		res := r.base(v, opts)
+		res := r.base(v)
 		res.Recipe, res.BundleDigest, res.RekorLogIndex = last.Result.Recipe, b.Digest, last.Result.RekorLogIndex
 		ver := classifyFetch(err)
 		r.apply(&res, ver)

@@ -236,7 +236,7 @@ func (r *Runner) now() time.Time {
 
 // canceled is the result of a pointer the run never got to.
 func (r *Runner) canceled(v PointerVersion, opts Options) Result {
-	res := r.base(v, opts)
+	res := r.base(v)
 	res.Verdict, res.Class = NoVerdict, ClassCanceled
 	res.Detail = "the run was canceled before this pointer was audited; it is retried next run"
 	r.finishAge(&res, v, nil, nil, opts)

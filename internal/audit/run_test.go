@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ type memLedger struct {
 	results []audit.Result
 	bundles []audit.CachedBundle
 	fail    error
+	last    map[audit.VersionKey]audit.LastVerification
 }
 
 func (l *memLedger) AppendResults(_ context.Context, _ int64, rs []audit.Result) ([]int64, error) {
@@ -32,7 +34,7 @@ func (l *memLedger) AppendResults(_ context.Context, _ int64, rs []audit.Result)
 }
 
 func (l *memLedger) LastVerifications(context.Context) (map[audit.VersionKey]audit.LastVerification, error) {
-	return nil, nil
+	return l.last, nil
 }
 
 func (l *memLedger) CacheBundles(_ context.Context, bs []audit.CachedBundle) error {
@@ -47,9 +49,12 @@ type gateSource struct {
 	gate    chan struct{}
 	started chan string
 	err     error
+	fetches atomic.Int32
+	probes  atomic.Int32
 }
 
 func (s *gateSource) Fetch(ctx context.Context, oci, digest string) (*audit.Evidence, error) {
+	s.fetches.Add(1)
 	if s.started != nil {
 		s.started <- digest
 	}
@@ -66,7 +71,10 @@ func (s *gateSource) Fetch(ctx context.Context, oci, digest string) (*audit.Evid
 	return &audit.Evidence{ManifestDigest: digest, Signature: audit.Signature{Kind: audit.SigstoreBundle, BundleJSON: []byte("{}")}}, nil
 }
 
-func (s *gateSource) Probe(context.Context, string, string, string, string) error { return nil }
+func (s *gateSource) Probe(context.Context, string, string, string, string) error {
+	s.probes.Add(1)
+	return nil
+}
 
 // okVerifier accepts everything: the pipeline around it is under test.
 type okVerifier struct{}
@@ -184,5 +192,61 @@ func TestRunClassifiesFetchErrors(t *testing.T) {
 		if tt.want == audit.NoVerdict && s.Findings() {
 			t.Errorf("fetch error %q: no-verdict counted as a finding", tt.err)
 		}
+	}
+}
+
+func TestRunFailUnlisted(t *testing.T) {
+	o := opts()
+	o.Policy.FailUnlisted = true // and no allowlist: every signer is unlisted
+	src := &gateSource{}
+	r := &audit.Runner{Source: src, Verifier: okVerifier{}, Ledger: &memLedger{}}
+	s, err := r.Run(context.Background(), versions(2), nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range s.Results {
+		if res.Verdict != audit.Invalid || res.Class != audit.ClassIdentity {
+			t.Errorf("%s: %s/%s, want invalid/identity", res.Key.Path, res.Verdict, res.Class)
+		}
+	}
+	if n := src.fetches.Load(); n != 0 {
+		t.Errorf("fetched %d bundles of unlisted signers, want none", n)
+	}
+}
+
+// TestRunFastPath: a recent healthy deep verification under the same trust
+// root and verifier is reused after probes only; anything else is fetched.
+func TestRunFastPath(t *testing.T) {
+	vs := versions(3)
+	now := time.Now()
+	ref := func(v audit.PointerVersion, root string) audit.LastVerification {
+		return audit.LastVerification{
+			Result: audit.Result{Key: v.Key, Recipe: "h100-eks-ubuntu-training", Verdict: audit.Verified, Detail: "ok",
+				AttestedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), AttestedAtSource: audit.TimeSigned, Deep: true},
+			TrustRoot: root, VerifierVersion: "test/1", VerifiedAt: now.Add(-time.Hour),
+			LayerDigest: "sha256:l", ReferrerDigest: "sha256:r", OCI: "ghcr.io/acme/evidence:x",
+		}
+	}
+	l := &memLedger{last: map[audit.VersionKey]audit.LastVerification{
+		vs[0].Key: ref(vs[0], "sha256:root"),
+		vs[1].Key: ref(vs[1], "sha256:another-root"), // trusted root changed: full path
+	}}
+	src := &gateSource{}
+	o := opts()
+	o.Deep = false
+	r := &audit.Runner{Source: src, Verifier: okVerifier{}, Ledger: l, Now: func() time.Time { return now }}
+	s, err := r.Run(context.Background(), vs, nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	via := map[audit.VersionKey]audit.Via{}
+	for _, res := range s.Results {
+		via[res.Key] = res.VerifiedVia
+	}
+	if via[vs[0].Key] != audit.ViaCache || via[vs[1].Key] != audit.ViaOCI || via[vs[2].Key] != audit.ViaOCI {
+		t.Errorf("verified via %v, %v, %v; want cache, oci, oci", via[vs[0].Key], via[vs[1].Key], via[vs[2].Key])
+	}
+	if p, f := src.probes.Load(), src.fetches.Load(); p != 1 || f != 2 {
+		t.Errorf("%d probes and %d fetches, want 1 and 2", p, f)
 	}
 }
