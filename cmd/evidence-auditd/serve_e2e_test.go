@@ -16,6 +16,7 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
+	sandboxregistry "github.com/evidence-auditd/evidence-auditd/internal/sandbox/registry"
 )
 
 // serveProc is a running `serve`.
@@ -211,5 +212,46 @@ func TestE2EServeSIGTERM(t *testing.T) {
 	t.Logf("run %d completed the audit", last.ID)
 	if r := run(t, nil, "ledger", "verify", "-c", w.ConfigPath()); r.code != 0 {
 		t.Fatalf("ledger verify at the end: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestE2EServeSecondSignal: while a drain waits for slow in-flight pointers,
+// a second SIGTERM exits at once (SPEC §8), with code 1.
+func TestE2EServeSecondSignal(t *testing.T) {
+	w := scaleWorld(t, 50, time.Now().UTC().Truncate(time.Second))
+	// Every registry request hangs: the in-flight pointers cannot finish.
+	w.Registry().SetFault(sandboxregistry.AllRepositories, sandboxregistry.Fault{Delay: time.Minute})
+	p := startServe(t, w.ConfigPath(), freeAddr(t), "EVIDENCE_AUDITD_SHUTDOWN_GRACE=60s")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, body := p.get(t, "/metrics"); strings.Contains(body, "evidence_auditd_run_in_progress 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the audit did not start:\n%s", p.stderr)
+		}
+	}
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(p.stderr.String(), "shutting down") { // the first signal was handled
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("no drain after the first SIGTERM:\n%s", p.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("serve did not exit on the second SIGTERM:\n%s", p.stderr)
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(p.stderr.String(), "second signal") {
+		t.Errorf("exit %d after a second SIGTERM, want 1 from the second-signal exit:\n%s", code, p.stderr)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("exit took %v; the second signal must not wait for the 60s grace period", took)
 	}
 }
