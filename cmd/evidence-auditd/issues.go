@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -40,6 +41,10 @@ planned again by the next run or sync; issues.maxPerRun caps each sync.`,
 			}
 			log := newLogger(cfg)
 			ctx := cmd.Context()
+			if _, err := os.Stat(cfg.Ledger.Path); err != nil {
+				// Do not create an empty ledger just to find it has no run.
+				return fmt.Errorf("ledger %s: %w (run `evidence-auditd run` first)", cfg.Ledger.Path, err)
+			}
 			db, err := ledger.Open(ctx, cfg.Ledger.Path)
 			if err != nil {
 				return fmt.Errorf("open ledger %s: %w", cfg.Ledger.Path, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,5 +81,16 @@ func TestLedgerVerifyExitCodes(t *testing.T) {
 	export := run(t, nil, "ledger", "export", "--ledger", path)
 	if export.code != 0 || strings.Count(export.stdout, `"type":"result"`) != 5 {
 		t.Errorf("export: exit %d, %d result lines", export.code, strings.Count(export.stdout, `"type":"result"`))
+	}
+}
+
+func TestIssuesSyncWithoutLedger(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "none.db")
+	r := run(t, []string{"EVIDENCE_AUDITD_LEDGER_PATH=" + path}, "issues", "sync", "--dry-run")
+	if r.code != 1 || !strings.Contains(r.stderr, "run `evidence-auditd run` first") {
+		t.Errorf("issues sync without a ledger: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Error("issues sync created an empty ledger")
 	}
 }
