@@ -111,7 +111,8 @@ func runDemo(ctx context.Context, out io.Writer, dir string, keepRunning bool) e
 	for _, f := range []string{"markdown", "html", "json", "csv"} {
 		fmt.Fprintf(out, "  %-8s %s\n", f, reports[f])
 	}
-	fmt.Fprintf(out, "Try:\n  evidence-auditd report -c %[1]s\n  evidence-auditd list -c %[1]s\n  evidence-auditd ledger verify -c %[1]s\n", w.ConfigPath())
+	self := os.Args[0] // as the user invoked it, e.g. bin/evidence-auditd after `make demo`
+	fmt.Fprintf(out, "Try:\n  %[2]s report -c %[1]s\n  %[2]s list -c %[1]s\n  %[2]s ledger verify -c %[1]s\n", w.ConfigPath(), self)
 	if !outcome.Summary.Complete {
 		return fmt.Errorf("the demo audit was interrupted")
 	}
@@ -119,7 +120,7 @@ func runDemo(ctx context.Context, out io.Writer, dir string, keepRunning bool) e
 		return fmt.Errorf("%d scenarios did not reach the verdict they were built for", mismatches)
 	}
 	if keepRunning {
-		fmt.Fprintf(out, "\nRegistry and log keep running; `evidence-auditd run -c %s` audits the same world. Interrupt to stop.\n", w.ConfigPath())
+		fmt.Fprintf(out, "\nRegistry and log keep running; `%s run -c %s` audits the same world. Interrupt to stop.\n", self, w.ConfigPath())
 		<-ctx.Done()
 	}
 	return nil
