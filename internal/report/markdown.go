@@ -174,10 +174,19 @@ func (m *mdWriter) recert(s *Snapshot) {
 	m.line("")
 }
 
-func (m *mdWriter) lost(s *Snapshot, ps []*Pointer) {
-	m.p("## Lost bundles (%d)\n\n", len(ps))
-	if len(ps) == 0 {
+// section writes a "## title (n)" heading and, for an empty section,
+// "None."; it reports whether the section has rows to write.
+func (m *mdWriter) section(title string, n int) bool {
+	m.p("## %s (%d)\n\n", title, n)
+	if n == 0 {
 		m.line("None.\n")
+		return false
+	}
+	return true
+}
+
+func (m *mdWriter) lost(s *Snapshot, ps []*Pointer) {
+	if !m.section("Lost bundles", len(ps)) {
 		return
 	}
 	m.line("The registry no longer serves these bundles. `rekor-only`: the transparency log still proves the signed entry; `not-found` / `forbidden`: nothing proves it any more.\n")
@@ -194,9 +203,7 @@ func (m *mdWriter) lost(s *Snapshot, ps []*Pointer) {
 }
 
 func (m *mdWriter) invalid(ps []*Pointer) {
-	m.p("## Invalid evidence (%d)\n\n", len(ps))
-	if len(ps) == 0 {
-		m.line("None.\n")
+	if !m.section("Invalid evidence", len(ps)) {
 		return
 	}
 	m.tableHead("Pointer", "Recipe", "Class", "Signer", "Detail", "Hint")
@@ -207,9 +214,7 @@ func (m *mdWriter) invalid(ps []*Pointer) {
 }
 
 func (m *mdWriter) noVerdict(s *Snapshot, ps []*Pointer) {
-	m.p("## No verdict — retried next run (%d)\n\n", len(ps))
-	if len(ps) == 0 {
-		m.line("None.\n")
+	if !m.section("No verdict — retried next run", len(ps)) {
 		return
 	}
 	m.line("Not findings: the auditor could not decide (registry or log unreachable, rate-limited, or the run was canceled).\n")
@@ -228,9 +233,7 @@ func (m *mdWriter) noVerdict(s *Snapshot, ps []*Pointer) {
 }
 
 func (m *mdWriter) healthy(ps []*Pointer) {
-	m.p("## Healthy (%d)\n\n", len(ps))
-	if len(ps) == 0 {
-		m.line("None.\n")
+	if !m.section("Healthy", len(ps)) {
 		return
 	}
 	m.tableHead("Pointer", "Recipe", "Verdict", "Signer", "Attested", "Age", "Via", "Phases (passed/failed/skipped)")
