@@ -3,6 +3,8 @@ package issues_test
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/config"
 	"github.com/evidence-auditd/evidence-auditd/internal/issues"
 	"github.com/evidence-auditd/evidence-auditd/internal/issues/githubfake"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
@@ -502,4 +505,38 @@ func listDir(t *testing.T, dir string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestTokenStaysOnTheAPIHost: an API that redirects to another host must
+// not hand that host the token (SPEC §7); the configured host gets it.
+func TestTokenStaysOnTheAPIHost(t *testing.T) {
+	var elsewhere []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere = append(elsewhere, r.Header.Get("Authorization"))
+		http.NotFound(w, r)
+	}))
+	defer other.Close()
+	var atAPI []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		atAPI = append(atAPI, r.Header.Get("Authorization"))
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer api.Close()
+
+	gh, err := issues.NewGitHub("acme", "aicr", config.Secret(token), labels, issues.WithAPIURL(api.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, _ = gh.Get(context.Background(), issues.Ref{Number: 1})
+	if len(atAPI) == 0 || atAPI[0] != "Bearer "+token {
+		t.Fatalf("the API host received Authorization %q, want the token", atAPI)
+	}
+	if len(elsewhere) == 0 {
+		t.Fatal("the redirect was not followed; the test proves nothing")
+	}
+	for _, h := range elsewhere {
+		if h != "" {
+			t.Fatalf("the redirect target received Authorization %q", h)
+		}
+	}
 }
