@@ -209,6 +209,26 @@ func TestDaemonKeys(t *testing.T) {
 	}
 }
 
+// TestScheduleRejectsSpinsAndNevers: a schedule that never fires or an
+// @every interval that is not positive is a configuration error (SPEC §4)
+// naming the key.
+func TestScheduleRejectsSpinsAndNevers(t *testing.T) {
+	for spec, want := range map[string]string{
+		"0 3 31 2 *":                "never fires",
+		"CRON_TZ=UTC 0 0 30 2 *":    "never fires",
+		"@every 0s":                 "positive",
+		"@every -5m":                "positive",
+		"TZ=Europe/Berlin @every 0": "positive",
+	} {
+		c := config.Default()
+		c.Schedule = spec
+		err := c.Finalize()
+		if err == nil || !strings.Contains(err.Error(), "schedule:") || !strings.Contains(err.Error(), want) {
+			t.Errorf("schedule %q: err = %v, want a schedule error saying %q", spec, err, want)
+		}
+	}
+}
+
 func TestScheduleDescriptors(t *testing.T) {
 	for _, s := range []string{"@weekly", "@every 24h", "CRON_TZ=Europe/Berlin 0 3 * * 1", "0 3 1 1,7 *"} {
 		c := config.Default()

@@ -25,6 +25,34 @@ func (e *FieldError) Error() string { return e.Key + ": " + e.Detail }
 // @weekly or "@every 24h", with an optional CRON_TZ= prefix.
 var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
+// ParseSchedule parses spec (CronParser syntax) and refuses what would make
+// the daemon spin or sleep forever (SPEC §4): an @every interval that is
+// not positive (robfig/cron would silently round it up to one second), and
+// a schedule with no time after now within the parser's five-year horizon
+// ("0 3 31 2 *": February has no 31st).
+func ParseSchedule(spec string, now time.Time) (cron.Schedule, error) {
+	sched, err := CronParser.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", spec, err)
+	}
+	body := strings.TrimSpace(spec)
+	if strings.HasPrefix(body, "CRON_TZ=") || strings.HasPrefix(body, "TZ=") {
+		if i := strings.IndexByte(body, ' '); i > 0 {
+			body = strings.TrimSpace(body[i:])
+		}
+	}
+	if every, ok := strings.CutPrefix(body, "@every "); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(every))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%q: the @every interval must be a positive duration", spec)
+		}
+	}
+	if sched.Next(now).IsZero() {
+		return nil, fmt.Errorf("%q never fires (no matching time in the next five years)", spec)
+	}
+	return sched, nil
+}
+
 // Finalize fills the defaults that derive from other keys (ledger.path and
 // issues.dir from dataDir) and validates everything, returning every problem
 // at once, each naming its key.
@@ -67,8 +95,8 @@ func (c *Config) Validate() error {
 	if c.Ledger.Path == "" {
 		bad("ledger.path", "must not be empty")
 	}
-	if _, err := CronParser.Parse(c.Schedule); err != nil {
-		bad("schedule", "%q: %v (examples: \"0 3 1 1,4,7,10 *\", @weekly, \"@every 24h\")", c.Schedule, err)
+	if _, err := ParseSchedule(c.Schedule, time.Now()); err != nil {
+		bad("schedule", "%v (examples: \"0 3 1 1,4,7,10 *\", @weekly, \"@every 24h\")", err)
 	}
 	if c.Policy.WarnAfterMonths < 1 || c.Policy.WarnAfterMonths > 1200 {
 		bad("policy.warnAfterMonths", "%d is out of range 1..1200", c.Policy.WarnAfterMonths)

@@ -114,18 +114,18 @@ func New(o Options) (*Daemon, error) {
 	if o.Job == nil || o.Ledger == nil {
 		return nil, errors.New("daemon: a job and a ledger are required")
 	}
-	sched, err := config.CronParser.Parse(o.Schedule)
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	sched, err := config.ParseSchedule(o.Schedule, o.Clock.Now())
 	if err != nil {
-		return nil, fmt.Errorf("schedule %q: %w", o.Schedule, err)
+		return nil, fmt.Errorf("schedule: %w", err)
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
-	}
-	if o.Clock == nil {
-		o.Clock = SystemClock{}
 	}
 	if o.Holder == nil {
 		h := LocalHolder()
