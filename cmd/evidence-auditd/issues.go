@@ -20,7 +20,7 @@ func newIssuesCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "issues",
 		Short: "Re-certification issues (SPEC §7)",
-		Args:  cobra.NoArgs,
+		Args:  unknownSubcommand,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	var dryRun bool
@@ -47,7 +47,7 @@ planned again by the next run or sync; issues.maxPerRun caps each sync.`,
 			}
 			db, err := ledger.Open(ctx, cfg.Ledger.Path)
 			if err != nil {
-				return fmt.Errorf("open ledger %s: %w", cfg.Ledger.Path, err)
+				return err
 			}
 			defer db.Close()
 			run, err := db.LatestRun(ctx, true)
@@ -88,7 +88,7 @@ func applyIssues(ctx context.Context, cfg *config.Config, log *slog.Logger, out 
 	}
 	db, err := ledger.Open(ctx, cfg.Ledger.Path)
 	if err != nil {
-		return issueSummary{}, fmt.Errorf("open ledger %s: %w", cfg.Ledger.Path, err)
+		return issueSummary{}, err
 	}
 	defer db.Close()
 	_, sum, err := syncIssues(ctx, cfg, log, db, out.Run, dryRun, obs)

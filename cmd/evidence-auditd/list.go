@@ -43,7 +43,7 @@ unsigned). It reads only the local repository.`,
 			defer repo.Close()
 			delta, err := repo.Walk(ctx, history.Options{Ref: cfg.Repo.Ref, EvidenceDir: cfg.Repo.EvidenceDir})
 			if err != nil {
-				return fmt.Errorf("walk %s: %w", cfg.Repo.Ref, err)
+				return walkErr(cfg.Repo.Ref, err)
 			}
 			log := newLogger(cfg)
 			allow := parseAllowlist(allowlistBytes(ctx, repo, cfg, delta.Head, log), cfg.Repo.EvidenceDir+"/"+evidence.AllowlistFile, log)

@@ -21,10 +21,10 @@ import (
 func openRepo(ctx context.Context, cfg *config.Config, offline bool) (*history.Repo, error) {
 	if cfg.Repo.Path != "" {
 		r, err := history.Open(cfg.Repo.Path)
-		if err != nil {
-			return nil, fmt.Errorf("open repository %s: %w", cfg.Repo.Path, err)
+		if errors.Is(err, history.ErrNoRepository) {
+			return nil, usageErr(err) // a wrong --repo or repo.path (SPEC §4: exit 2)
 		}
-		return r, nil
+		return r, err
 	}
 	mirror := filepath.Join(cfg.DataDir, "repo")
 	if offline {
@@ -42,6 +42,16 @@ func openRepo(ctx context.Context, cfg *config.Config, offline bool) (*history.R
 		return nil, fmt.Errorf("sync %s into %s: %w", cfg.Repo.URL, mirror, err)
 	}
 	return r, nil
+}
+
+// walkErr words a walk failure; an unknown branch is a usage error (the
+// error lists the repository's branches).
+func walkErr(ref string, err error) error {
+	err = fmt.Errorf("walk %s: %w", ref, err)
+	if errors.Is(err, history.ErrRefNotFound) {
+		return usageErr(err)
+	}
+	return err
 }
 
 // repoKey names the audited repository in the ledger and in reports.

@@ -57,6 +57,9 @@ run id that does not exist.`,
 			if err != nil {
 				return usageErr(err)
 			}
+			if err := checkOutputDir(outPath); err != nil {
+				return err
+			}
 			cfg, err := g.loadConfig(func(c *config.Config) {
 				if ledgerPath != "" {
 					c.Ledger.Path = ledgerPath
@@ -99,7 +102,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, path string, runID
 		return fmt.Errorf("open ledger %s: no ledger there (has a run been recorded? see evidence-auditd run)", path)
 	}
 	if err != nil {
-		return fmt.Errorf("open ledger %s: %w", path, err)
+		return err
 	}
 	defer db.Close()
 
@@ -149,7 +152,7 @@ func reportLoadErr(path string, err error) error {
 func writeReports(ctx context.Context, ledgerPath, dir string) (map[string]string, error) {
 	db, err := ledger.OpenReadOnly(ctx, ledgerPath)
 	if err != nil {
-		return nil, fmt.Errorf("open ledger %s: %w", ledgerPath, err)
+		return nil, err
 	}
 	defer db.Close()
 	id, _, err := report.Latest(ctx, db)

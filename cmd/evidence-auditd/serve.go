@@ -72,7 +72,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	}
 	db, err := ledger.Open(ctx, cfg.Ledger.Path)
 	if err != nil {
-		return fmt.Errorf("open ledger %s: %w", cfg.Ledger.Path, err)
+		return err
 	}
 	defer db.Close()
 

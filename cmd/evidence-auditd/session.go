@@ -56,7 +56,7 @@ func runAudit(ctx context.Context, cfg *config.Config, log *slog.Logger, req aud
 	}
 	db, err := ledger.Open(ctx, cfg.Ledger.Path)
 	if err != nil {
-		return nil, fmt.Errorf("open ledger %s: %w", cfg.Ledger.Path, err)
+		return nil, err
 	}
 	defer db.Close()
 
@@ -183,7 +183,7 @@ func walkIntoLedger(ctx context.Context, cfg *config.Config, db *ledger.DB, log 
 	}
 	delta, err := repo.Walk(ctx, history.Options{Ref: cfg.Repo.Ref, EvidenceDir: cfg.Repo.EvidenceDir, From: from})
 	if err != nil {
-		return walked{}, fmt.Errorf("walk %s: %w", cfg.Repo.Ref, err)
+		return walked{}, walkErr(cfg.Repo.Ref, err)
 	}
 	delta.Ref = cfg.Repo.Ref // the ledger keys walks by the configured name
 	if delta.Rewritten {

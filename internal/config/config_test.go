@@ -294,3 +294,24 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownEnv(t *testing.T) {
+	got := config.UnknownEnv([]string{
+		"EVIDENCE_AUDITD_REGISTRY_TIMEUOT=10s",
+		"EVIDENCE_AUDITD_REGISTRY_TIMEOUT=10s",             // known
+		"EVIDENCE_AUDITD_GITHUB_TOKEN=ghp_secret",          // known, not a key
+		"EVIDENCE_AUDITD_E2E_REKOR_URL=http://127.0.0.1:1", // the test suites'
+		"EVIDENCE_AUDITD_NOTHING_LIKE_IT=ghp_secret2",
+		"PATH=/bin",
+	})
+	want := []string{
+		"unknown environment variable EVIDENCE_AUDITD_REGISTRY_TIMEUOT is ignored (did you mean EVIDENCE_AUDITD_REGISTRY_TIMEOUT?)",
+		"unknown environment variable EVIDENCE_AUDITD_NOTHING_LIKE_IT is ignored",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("UnknownEnv =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if strings.Contains(strings.Join(got, ""), "ghp_secret") {
+		t.Error("a warning shows a variable's value")
+	}
+}

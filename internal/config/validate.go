@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -156,8 +157,8 @@ func (c *Config) Validate() error {
 	if c.Issues.Labels.Recert == "" || c.Issues.Labels.Lost == "" {
 		bad("issues.labels", "recert and lost labels must not be empty")
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		bad("listen", "%q: want host:port, e.g. 127.0.0.1:9464", c.Listen)
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || !validPort(port) {
+		bad("listen", "%q: want host:port with a port 0..65535, e.g. 127.0.0.1:9464", c.Listen)
 	}
 	if c.HeartbeatURL != "" {
 		if u, err := url.Parse(c.HeartbeatURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -186,4 +187,10 @@ func (c *Config) RequireRepo() error {
 		return &FieldError{Key: "repo.path", Detail: "no repository to audit: pass --repo DIR, or set repo.path or repo.url in the configuration"}
 	}
 	return nil
+}
+
+// validPort reports whether p is a TCP port number (0 lets the system pick).
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
 }
