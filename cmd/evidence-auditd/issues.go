@@ -19,7 +19,7 @@ import (
 func newIssuesCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "issues",
-		Short: "Re-certification issues (SPEC §7)",
+		Short: "File, update and close re-certification issues (GitHub or Markdown files)",
 		Args:  unknownSubcommand,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}

@@ -22,8 +22,8 @@ func newServeCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Audit on a cron schedule, with catch-up, locking, /metrics, /healthz and /readyz",
-		Long: `serve runs the audit of run on the configured schedule until it is stopped
-(SPEC §8). At start it catches up once when the ledger shows a missed slot or an
+		Long: `serve runs the audit of run on the configured schedule until it is stopped.
+At start it catches up once when the ledger shows a missed slot or an
 incomplete last run. Only one audit runs at a time across every process sharing
 the ledger; a second serve waits for the lock and says who holds it.
 
