@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -144,22 +145,56 @@ func open(path string, readOnly bool, opts []Option) (*DB, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("open ledger %s: %s is not a directory", path, dir)
 	}
-	db, err := sql.Open("sqlite", dsn(abs, readOnly))
+	immutable := false
+	if readOnly {
+		if immutable, err = readOnlyAccess(abs, dir); err != nil {
+			return nil, fmt.Errorf("open ledger %s: %w", path, err)
+		}
+	}
+	db, err := sql.Open("sqlite", dsn(abs, readOnly, immutable))
 	if err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
 	return &DB{db: db, path: abs, readOnly: readOnly, now: o.now}, nil
 }
 
+// readOnlyAccess decides how a read-only open can read the ledger when its
+// directory is not writable — the common case of an auditor handed the file
+// (SPEC §4). SQLite's WAL mode needs to create the -shm file beside the
+// database even to read: with the -wal and -shm files present it reads
+// through them; with no write-ahead log (or an empty one) every committed
+// row is in the main file, and the file is opened immutable (no locks, no
+// -shm). A non-empty -wal without its -shm cannot be read from here, and
+// reading the main file alone would silently miss the newest rows, so that
+// is an error that says what to do.
+func readOnlyAccess(abs, dir string) (immutable bool, err error) {
+	if syscall.Access(dir, 0x2 /* W_OK */) == nil {
+		return false, nil
+	}
+	wal, werr := os.Stat(abs + "-wal")
+	_, serr := os.Stat(abs + "-shm")
+	switch {
+	case werr != nil || wal.Size() == 0:
+		return true, nil
+	case serr == nil:
+		return false, nil
+	}
+	return false, fmt.Errorf("%s holds changes not yet in the main file and %s is not writable, so SQLite cannot read them: "+
+		"copy the ledger with its -wal file to a writable directory, or ask its owner to checkpoint it (evidence-auditd ledger migrate)", abs+"-wal", dir)
+}
+
 // dsn builds a file: URI so that SQLite's own mode parameter applies and odd
 // characters in the path are escaped. Pragmas go in the DSN so that every
 // pooled connection gets them.
-func dsn(abs string, readOnly bool) string {
+func dsn(abs string, readOnly, immutable bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	q.Add("_pragma", "foreign_keys(1)")
 	if readOnly {
 		q.Set("mode", "ro")
+		if immutable {
+			q.Set("immutable", "1")
+		}
 	} else {
 		q.Set("mode", "rwc")
 		q.Add("_pragma", "journal_mode(wal)")
