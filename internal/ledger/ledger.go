@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/evidence-auditd/evidence-auditd/internal/atomicfile"
 )
 
 // Sentinel errors. Callers match them with errors.Is.
@@ -86,6 +89,9 @@ func WithClock(now func() time.Time) Option {
 // decided from; a result the daemon believed committed must stay committed.
 // The price is one fsync of the WAL per commit; AppendResults batches.
 func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	if err := create(ctx, path, opts); err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
 	d, err := open(path, false, opts)
 	if err != nil {
 		return nil, err
@@ -95,6 +101,72 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
 	return d, nil
+}
+
+// initKind names the temporary files a new ledger is built in.
+const initKind = "init"
+
+// create makes a new ledger at path complete or not at all: the schema is
+// built in a temporary file beside it, closed (which checkpoints the
+// write-ahead log into it) and linked into place, so that a process killed
+// while creating a ledger leaves no half-made file for `ledger verify` or
+// `report` to stumble on — only a temporary file, which the next create
+// removes. An existing path is left alone (Open migrates it), also when
+// another process linked its ledger first.
+func create(ctx context.Context, path string, opts []Option) error {
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return nil // exists, or a problem open reports with its own words
+	}
+	dir := filepath.Dir(path)
+	atomicfile.RemoveStale(path, initKind)
+	f, err := os.CreateTemp(dir, atomicfile.TempPattern(path, initKind))
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	f.Close()
+	defer func() {
+		for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm"} {
+			os.Remove(p)
+		}
+	}()
+	d, err := open(tmp, false, opts)
+	if err != nil {
+		return err
+	}
+	if _, err := d.Migrate(ctx); err != nil {
+		d.db.Close()
+		return err
+	}
+	if err := d.db.Close(); err != nil {
+		return err
+	}
+	if err := syncFile(tmp); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// syncDir makes a new directory entry durable (best effort: not every file
+// system supports it).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
 }
 
 // OpenReadOnly opens an existing ledger for reading (report, ledger verify,
