@@ -130,6 +130,12 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, path string, runID
 	if outPath != "" {
 		fmt.Fprintf(stderr, "evidence-auditd: wrote the %s report of run %d to %s\n", f, snap.Run.ID, outPath)
 	}
+	if !snap.Run.LedgerVerified {
+		// Rendered, so that the damage can be inspected, but marked in the
+		// document and failed here: never passed off as sound (SPEC §6).
+		fmt.Fprintf(stderr, "evidence-auditd: do not rely on this report: %s\n", snap.Run.LedgerProblem)
+		return &findingsError{what: "ledger " + path + " does not verify"}
+	}
 	return nil
 }
 

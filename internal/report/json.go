@@ -39,6 +39,8 @@ type jsonRun struct {
 	VerifierVersion string  `json:"verifierVersion"`
 	Deep            bool    `json:"deep"`
 	LedgerHead      *string `json:"ledgerHead"`
+	LedgerVerified  bool    `json:"ledgerVerified"`
+	LedgerProblem   *string `json:"ledgerProblem"`
 	Complete        bool    `json:"complete"`
 }
 
@@ -178,7 +180,8 @@ func toJSON(s *Snapshot) *jsonReport {
 			ID: s.Run.ID, StartedAt: stamp(s.Run.StartedAt), FinishedAt: stampOrNull(s.Run.FinishedAt),
 			AsOf: stamp(s.Run.AsOf), Repo: s.Run.Repo, Ref: s.Run.Ref, Commit: s.Run.Commit,
 			TrustRoot: s.Run.TrustRoot, VerifierVersion: s.Run.VerifierVersion, Deep: s.Run.Deep,
-			LedgerHead: strOrNull(s.Run.LedgerHead), Complete: s.Run.Complete,
+			LedgerHead: strOrNull(s.Run.LedgerHead), LedgerVerified: s.Run.LedgerVerified,
+			LedgerProblem: strOrNull(s.Run.LedgerProblem), Complete: s.Run.Complete,
 		},
 		Summary: jsonSummary{
 			Pointers: s.Summary.Pointers, Verified: s.Summary.Verified,

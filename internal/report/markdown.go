@@ -77,6 +77,10 @@ func (m *mdWriter) alignedHead(numeric []bool, cols ...string) {
 func (m *mdWriter) header(s *Snapshot) {
 	r := &s.Run
 	m.p("# Evidence audit — run %d\n\n", r.ID)
+	if !r.LedgerVerified {
+		m.p("> **Do not rely on this report: %s.** It is shown as stored; the ledger was edited or damaged after it was written (`evidence-auditd ledger verify` names the row).\n\n",
+			mdText(r.LedgerProblem))
+	}
 	if !r.Complete {
 		m.p("> **Incomplete run.** Run %d is %s. It is shown as recorded; pointers it did not reach are missing or `no-verdict/canceled`, and `--run latest` skips it.\n\n",
 			r.ID, runStateOf(r))
@@ -90,7 +94,11 @@ func (m *mdWriter) header(s *Snapshot) {
 	}
 	m.line("- **Started / finished:** " + mdTime(r.StartedAt) + " / " + finished)
 	m.line("- **Trusted root:** " + orNone(mdCode(r.TrustRoot)))
-	m.line("- **Ledger chain head:** " + orNone(mdCode(r.LedgerHead)))
+	if r.LedgerVerified {
+		m.line("- **Ledger chain head:** " + orNone(mdCode(r.LedgerHead)) + " (recomputed)")
+	} else {
+		m.line("- **Ledger chain head:** unverified — the chain is broken")
+	}
 	if s.Previous != nil {
 		m.p("- **Compared with:** run %d (finished %s)\n", s.Previous.ID, mdTime(s.Previous.FinishedAt))
 	} else {

@@ -67,8 +67,15 @@ type RunInfo struct {
 	Deep            bool
 	// LedgerHead is the chain head the run recorded when it finished, or,
 	// for an unfinished run, the ledger's chain head when the snapshot was
-	// loaded ("sha256:<hex>"; "" for an empty chain).
+	// loaded ("sha256:<hex>"; "" for an empty chain) — in both cases as
+	// recomputed by Load's verification of the chain. It is "" when the
+	// chain does not verify: a stored head cannot be vouched for then.
 	LedgerHead string
+	// LedgerVerified says the ledger's hash chain verified when the
+	// snapshot was loaded (SPEC §6); LedgerProblem says what is broken when
+	// it did not. Every renderer shows an unverified ledger first.
+	LedgerVerified bool
+	LedgerProblem  string
 	Finished   bool
 	// Complete is true when the run finished and audited every pointer it
 	// meant to. An incomplete snapshot is marked as such by every renderer.
@@ -215,10 +222,8 @@ func Load(ctx context.Context, db *ledger.DB, runID int64) (*Snapshot, error) {
 		return nil, fmt.Errorf("read run %d: %w", runID, err)
 	}
 	s := &Snapshot{Run: runInfo(run)}
-	if s.Run.LedgerHead == "" {
-		if _, s.Run.LedgerHead, err = db.ChainHead(ctx); err != nil {
-			return nil, fmt.Errorf("read chain head: %w", err)
-		}
+	if err := s.verifyChain(ctx, db, run); err != nil {
+		return nil, err
 	}
 	if !s.Run.Complete {
 		s.Notes = append(s.Notes, fmt.Sprintf("run %d is %s: this snapshot shows only what it recorded", run.ID, RunState(run)))
@@ -280,6 +285,29 @@ func Load(ctx context.Context, db *ledger.DB, runID int64) (*Snapshot, error) {
 		s.Changes = changes(before, results)
 	}
 	return s, nil
+}
+
+// verifyChain recomputes the ledger's hash chain before anything is
+// rendered from it (SPEC §6): a report never presents a tampered ledger as
+// sound, and the head it prints is one the recomputation vouches for.
+func (s *Snapshot) verifyChain(ctx context.Context, db *ledger.DB, run ledger.Run) error {
+	rep, err := db.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if !rep.OK {
+		b := rep.FirstBad
+		s.Run.LedgerHead, s.Run.LedgerVerified = "", false
+		s.Run.LedgerProblem = fmt.Sprintf("the ledger's hash chain does not verify — broken at result row seq=%d (run %d): %s", b.Seq, b.RunID, b.Reason)
+		return nil
+	}
+	s.Run.LedgerVerified = true
+	if !run.Finished {
+		s.Run.LedgerHead = rep.Head // the chain's head now, recomputed
+	}
+	// A finished run's recorded head was checked against the recomputed
+	// chain by Verify.
+	return nil
 }
 
 func runInfo(r ledger.Run) RunInfo {
