@@ -76,7 +76,7 @@ type RunInfo struct {
 	// it did not. Every renderer shows an unverified ledger first.
 	LedgerVerified bool
 	LedgerProblem  string
-	Finished   bool
+	Finished       bool
 	// Complete is true when the run finished and audited every pointer it
 	// meant to. An incomplete snapshot is marked as such by every renderer.
 	Complete bool
