@@ -124,15 +124,16 @@ type exportPointerVersion struct {
 	Unreachable   bool   `json:"unreachable"`
 	Blob          string `json:"blob"`
 	Content       []byte `json:"content"`
+	TooLarge      bool   `json:"tooLarge"`
 }
 
 func exportPointerVersionsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
-	return each(ctx, tx, `SELECT repo_key, ref, path, added_commit, added_at, removed_commit, removed_at, unreachable, blob, content
+	return each(ctx, tx, `SELECT repo_key, ref, path, added_commit, added_at, removed_commit, removed_at, unreachable, blob, content, too_large
 		FROM pointer_versions ORDER BY repo_key, ref, added_at, path, id`, func(s scanner) error {
 		p := exportPointerVersion{Type: "pointerVersion"}
 		var unreachable int
 		if err := s.Scan(&p.RepoKey, &p.Ref, &p.Path, &p.AddedCommit, &p.AddedAt, &p.RemovedCommit, &p.RemovedAt,
-			&unreachable, &p.Blob, &p.Content); err != nil {
+			&unreachable, &p.Blob, &p.Content, &p.TooLarge); err != nil {
 			return err
 		}
 		p.Unreachable = unreachable == 1
