@@ -14,6 +14,7 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
+	"github.com/evidence-auditd/evidence-auditd/internal/job"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
 )
 
@@ -88,16 +89,11 @@ func runDemo(ctx context.Context, out io.Writer, dir string, keepRunning bool) e
 	fmt.Fprintf(out, "%d pointers merged over %d commits; registry %s, transparency log %s\n\n",
 		len(built.Pointers), len(built.Repo.Merges), w.RegistryHost(), w.LogURL())
 
-	outcome, err := runAudit(ctx, cfg, newLogger(cfg), auditRequest{AsOf: now, Deep: true, Progress: progressPrinter(os.Stderr)})
+	outcome, err := newJob(cfg, newLogger(cfg)).Audit(ctx, job.Request{AsOf: now, Deep: true, Progress: progressPrinter(os.Stderr)})
 	if err != nil {
 		return err
 	}
 	printRunSummary(out, cfg, outcome)
-	isum, err := applyIssues(ctx, cfg, newLogger(cfg), outcome, false, nil)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(out, isum)
 	mismatches := printExpectations(out, built, outcome.Summary.Results)
 	reports, err := writeReports(ctx, cfg.Ledger.Path, filepath.Join(dir, "reports"))
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 	"github.com/evidence-auditd/evidence-auditd/internal/history"
+	"github.com/evidence-auditd/evidence-auditd/internal/job"
 )
 
 func newListCommand(g *globalFlags) *cobra.Command {
@@ -36,17 +37,17 @@ unsigned). It reads only the local repository.`,
 				return err
 			}
 			ctx := cmd.Context()
-			repo, err := openRepo(ctx, cfg, true)
+			repo, err := job.OpenRepo(ctx, cfg, true)
 			if err != nil {
 				return err
 			}
 			defer repo.Close()
 			delta, err := repo.Walk(ctx, history.Options{Ref: cfg.Repo.Ref, EvidenceDir: cfg.Repo.EvidenceDir})
 			if err != nil {
-				return walkErr(cfg.Repo.Ref, err)
+				return job.WalkError(cfg.Repo.Ref, err)
 			}
 			log := newLogger(cfg)
-			allow := parseAllowlist(allowlistBytes(ctx, repo, cfg, delta.Head, log), cfg.Repo.EvidenceDir+"/"+evidence.AllowlistFile, log)
+			allow := job.ParseAllowlist(job.AllowlistBytes(ctx, repo, cfg, delta.Head, log), cfg.Repo.EvidenceDir+"/"+evidence.AllowlistFile, log)
 			infos := make([]audit.PointerInfo, 0, len(delta.Added))
 			for _, v := range delta.Added {
 				info, _ := audit.Describe(v, cfg.Repo.EvidenceDir, allow)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
+	"github.com/evidence-auditd/evidence-auditd/internal/job"
 )
 
 func newVerifyCommand(g *globalFlags) *cobra.Command {
@@ -48,11 +49,11 @@ Exit codes: 0 verified (or verified-with-failures), 3 a finding, 1 no verdict
 				return usageErr(err)
 			}
 			ctx := cmd.Context()
-			verifier, err := newVerifier(ctx, cfg)
+			verifier, err := job.NewVerifier(ctx, cfg)
 			if err != nil {
 				return err
 			}
-			source, err := newRegistryClient(cfg, nil)
+			source, err := job.NewRegistryClient(cfg, "evidence-auditd/"+version, nil)
 			if err != nil {
 				return err
 			}
@@ -62,12 +63,12 @@ Exit codes: 0 verified (or verified-with-failures), 3 a finding, 1 no verdict
 			}
 			// The log fallback without a store: no ledger cache is read and
 			// no checkpoint recorded (verify leaves the ledger untouched).
-			tlog, err := newRekor(cfg, verifier)
+			tlog, err := job.NewRekor(cfg, verifier, "evidence-auditd/"+version, nil)
 			if err != nil {
 				return usageErr(err)
 			}
 			runner := &audit.Runner{Source: source, Verifier: verifier, Fallback: tlog}
-			res := runner.Audit(ctx, v, audit.Options{EvidenceDir: cfg.Repo.EvidenceDir, Policy: policyOf(cfg)})
+			res := runner.Audit(ctx, v, audit.Options{EvidenceDir: cfg.Repo.EvidenceDir, Policy: job.Policy(cfg)})
 			res.Key.Path = args[0]
 			out := cmd.OutOrStdout()
 			if format == "json" {

@@ -300,29 +300,27 @@ func (d *Daemon) runOnce(ctx context.Context, slot time.Time) {
 	}
 }
 
-// acquire waits for the audit lock; nil when ctx ended first.
+// acquire waits for the audit lock; nil when ctx ended first. A failure
+// other than a busy lock (the ledger or the lock file) is logged and
+// retried like a busy lock: the daemon keeps its schedule.
 func (d *Daemon) acquire(ctx context.Context) *Held {
-	logged := false
+	waited := false
 	for {
-		held, err := d.lock.TryAcquire(ctx)
-		if err == nil {
-			if logged {
+		held, err := d.lock.Acquire(ctx, d.o.LockRetry, func(busy error) {
+			waited = true
+			d.m.lockWaits.Inc()
+			d.log.Warn("another evidence-auditd is auditing this ledger; waiting for it", "detail", busy.Error(), "retryEvery", d.o.LockRetry.String())
+		})
+		switch {
+		case err == nil:
+			if waited {
 				d.log.Info("got the audit lock")
 			}
 			return held
-		}
-		if ctx.Err() != nil {
+		case ctx.Err() != nil:
 			return nil
 		}
-		if errors.Is(err, ErrBusy) {
-			if !logged {
-				d.m.lockWaits.Inc()
-				d.log.Warn("another evidence-auditd is auditing this ledger; waiting for it", "detail", err.Error(), "retryEvery", d.o.LockRetry.String())
-				logged = true
-			}
-		} else {
-			d.log.Error("taking the audit lock", "err", err)
-		}
+		d.log.Error("taking the audit lock", "err", err)
 		t := d.o.Clock.NewTimer(d.o.LockRetry)
 		select {
 		case <-ctx.Done():

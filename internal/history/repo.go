@@ -507,6 +507,24 @@ func (r *Repo) FilesAt(ctx context.Context, commit, dir string) ([]File, error) 
 	return files, nil
 }
 
+// IsDir reports whether the slash-separated, repository-relative dir is a
+// directory at commit. A run uses it to tell an evidence directory that is
+// missing (a mistyped repo.evidenceDir) from one that holds no pointers.
+func (r *Repo) IsDir(ctx context.Context, commit, dir string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	root, err := r.rootTree(commit)
+	if err != nil {
+		return false, err
+	}
+	e, err := r.lookup(root, cleanPath(dir))
+	if err != nil {
+		return false, err
+	}
+	return e != nil && e.Mode == filemode.Dir, nil
+}
+
 func (r *Repo) rootTree(commit string) (plumbing.Hash, error) {
 	h, err := r.commitID(commit)
 	if err != nil {

@@ -75,6 +75,7 @@ type exportRun struct {
 	Complete        bool   `json:"complete"`
 	HeadSeq         int64  `json:"headSeq"`
 	LedgerHead      string `json:"ledgerHead"`
+	Kind            string `json:"kind"`
 }
 
 func exportRunsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
@@ -82,7 +83,7 @@ func exportRunsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
 		r := exportRun{Type: "run"}
 		var deep, complete int
 		if err := s.Scan(&r.ID, &r.Repo, &r.Ref, &r.Commit, &r.AsOf, &r.TrustRoot, &r.VerifierVersion, &deep, &r.Options,
-			&r.StartedAt, &r.StartSeq, &r.StartHead, &r.FinishedAt, &complete, &r.HeadSeq, &r.LedgerHead); err != nil {
+			&r.StartedAt, &r.StartSeq, &r.StartHead, &r.FinishedAt, &complete, &r.HeadSeq, &r.LedgerHead, &r.Kind); err != nil {
 			return err
 		}
 		r.Deep, r.Complete = deep == 1, complete == 1

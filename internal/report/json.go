@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
 
 // The wire form of SPEC §5 (the pointers array sits between recipes and
@@ -42,6 +43,8 @@ type jsonRun struct {
 	LedgerVerified  bool    `json:"ledgerVerified"`
 	LedgerProblem   *string `json:"ledgerProblem"`
 	Complete        bool    `json:"complete"`
+	Kind            string  `json:"kind"`
+	Degraded        bool    `json:"degraded"`
 }
 
 type jsonSummary struct {
@@ -182,6 +185,7 @@ func toJSON(s *Snapshot) *jsonReport {
 			TrustRoot: s.Run.TrustRoot, VerifierVersion: s.Run.VerifierVersion, Deep: s.Run.Deep,
 			LedgerHead: strOrNull(s.Run.LedgerHead), LedgerVerified: s.Run.LedgerVerified,
 			LedgerProblem: strOrNull(s.Run.LedgerProblem), Complete: s.Run.Complete,
+			Kind: runKind(s.Run.Kind), Degraded: s.Run.Degraded,
 		},
 		Summary: jsonSummary{
 			Pointers: s.Summary.Pointers, Verified: s.Summary.Verified,
@@ -264,4 +268,12 @@ func strOrNull(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// runKind is the SPEC §5 run kind: "audit" or "what-if".
+func runKind(k string) string {
+	if k == ledger.KindWhatIf {
+		return k
+	}
+	return ledger.KindAudit
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
+	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
 
 // Markdown writes the snapshot as GitHub-flavoured Markdown, readable as an
@@ -80,6 +81,13 @@ func (m *mdWriter) header(s *Snapshot) {
 	if !r.LedgerVerified {
 		m.p("> **Do not rely on this report: %s.** It is shown as stored; the ledger was edited or damaged after it was written (`evidence-auditd ledger verify` names the row).\n\n",
 			mdText(r.LedgerProblem))
+	}
+	if r.Kind == ledger.KindWhatIf {
+		m.p("> **What-if run.** Ages are measured as of %s, not today: this shows what an audit then would conclude. It is never the latest run or a baseline, and its issues were planned, not filed.\n\n", mdTime(r.AsOf))
+	}
+	if r.Degraded {
+		m.p("> **Degraded run: the auditor could not decide %d of %d pointers** (registry or transparency log unreachable, rate-limited, or canceled). Recipe statuses below are mostly undetermined, not healthy; this run is not a baseline for later reports' changes.\n\n",
+			s.Summary.NoVerdict, s.Summary.Pointers)
 	}
 	if !r.Complete {
 		m.p("> **Incomplete run.** Run %d is %s. It is shown as recorded; pointers it did not reach are missing or `no-verdict/canceled`, and `--run latest` skips it.\n\n",

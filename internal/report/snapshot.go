@@ -80,6 +80,13 @@ type RunInfo struct {
 	// Complete is true when the run finished and audited every pointer it
 	// meant to. An incomplete snapshot is marked as such by every renderer.
 	Complete bool
+	// Kind is ledger.KindAudit or ledger.KindWhatIf (a `run --as-of`);
+	// renderers mark a what-if run as such.
+	Kind string
+	// Degraded: the run could not decide most pointers (audit.Degraded);
+	// renderers say so before anything else, since its recipe statuses are
+	// mostly undetermined rather than healthy.
+	Degraded bool
 }
 
 // RunRef names another run.
@@ -167,8 +174,9 @@ type Change struct {
 }
 
 // Latest picks the run `--run latest` means: the newest finished, complete
-// run. skipped lists the runs newer than it that are not complete (in
-// progress, killed or canceled), newest first, so the caller can say so.
+// audit run. skipped lists the runs newer than it that are not complete (in
+// progress, killed or canceled) or are what-if runs, newest first, so the
+// caller can say so.
 // It returns ErrNoRuns for an empty ledger and ErrNoCompleteRun when no run
 // ever completed.
 func Latest(ctx context.Context, db *ledger.DB) (id int64, skipped []ledger.Run, err error) {
@@ -181,7 +189,7 @@ func Latest(ctx context.Context, db *ledger.DB) (id int64, skipped []ledger.Run,
 	}
 	for i := len(runs) - 1; i >= 0; i-- {
 		r := runs[i]
-		if r.Finished && r.Complete {
+		if r.Finished && r.Complete && r.Kind != ledger.KindWhatIf {
 			return r.ID, skipped, nil
 		}
 		skipped = append(skipped, r)
@@ -194,6 +202,8 @@ func Latest(ctx context.Context, db *ledger.DB) (id int64, skipped []ledger.Run,
 // (in progress or killed)" or "finished incomplete (canceled)".
 func RunState(r ledger.Run) string {
 	switch {
+	case r.Kind == ledger.KindWhatIf:
+		return "a what-if run (--as-of " + r.AsOf.UTC().Format(time.RFC3339) + ")"
 	case !r.Finished:
 		return "unfinished (in progress or killed)"
 	case !r.Complete:
@@ -244,6 +254,7 @@ func Load(ctx context.Context, db *ledger.DB, runID int64) (*Snapshot, error) {
 	s.Notes = append(s.Notes, notes...)
 	s.Pointers = pointers(results, versions, evidenceDir, allow, &s.Notes)
 	s.Summary = summarize(s.Pointers)
+	s.Run.Degraded = audit.Degraded(s.Summary.Pointers, s.Summary.NoVerdict)
 
 	statuses, err := db.RecipeStatuses(ctx, runID)
 	if err != nil {
@@ -314,7 +325,7 @@ func runInfo(r ledger.Run) RunInfo {
 	ri := RunInfo{
 		ID: r.ID, StartedAt: r.StartedAt.UTC(), AsOf: r.AsOf.UTC(),
 		Repo: r.Repo, Ref: r.Ref, Commit: r.Commit, TrustRoot: r.TrustRoot,
-		VerifierVersion: r.VerifierVersion, Deep: r.Deep,
+		VerifierVersion: r.VerifierVersion, Deep: r.Deep, Kind: r.Kind,
 		Finished: r.Finished, Complete: r.Finished && r.Complete,
 	}
 	if r.Finished {
