@@ -75,11 +75,9 @@ func (s *state) checkPredicateType() outcome {
 }
 
 func (s *state) checkPredicate() outcome {
+	// The eras' profile rules (v1 forbids the block, v2 requires it) are
+	// schema rules of the statement, enforced by evidence.ParseStatement.
 	p := &s.st.Predicate
-	if s.era.RequiresProfile() && p.Profile == "" {
-		return fail(audit.ClassSchema, "a %s predicate must name its profile; this one names none", s.st.PredicateType).
-			withHint("re-attest with the profile, or with predicate type " + evidence.PredicateTypeV3)
-	}
 	if p.AttestedAt.IsZero() {
 		return fail(audit.ClassSchema, "the predicate has no attestedAt")
 	}
@@ -99,19 +97,32 @@ func (s *state) checkRecipeName() outcome {
 	return pass("recipe %s", got)
 }
 
+// checkProfile binds the pointer's profile to the signed
+// predicate.profile.selection (SPEC §2.2): both absent, or equal.
 func (s *state) checkProfile() outcome {
-	got, want := s.st.Predicate.Profile, s.want.Pointer.Profile
+	pp := s.st.Predicate.Profile
+	got, want := s.st.Predicate.ProfileSelection(), s.want.Pointer.Profile
 	switch {
 	case got != want && want == "":
-		return fail(audit.ClassIntegrity, "signed predicate names profile %q; the pointer names none", got)
+		return fail(audit.ClassIntegrity, "signed predicate.profile.selection is %q; the pointer names no profile", got).
+			withHint("add `profile: " + got + "` to the pointer, or point at the evidence of the unprofiled recipe")
 	case got != want && got == "":
-		return fail(audit.ClassIntegrity, "the pointer names profile %q; the signed predicate names none", want)
+		return fail(audit.ClassIntegrity, "the pointer names profile %q; the signed predicate carries no profile block", want).
+			withHint("point at evidence of the profiled recipe, or remove the pointer's profile")
 	case got != want:
-		return fail(audit.ClassIntegrity, "signed predicate names profile %q; the pointer names %q", got, want)
-	case got == "":
-		return pass("no profile")
+		return fail(audit.ClassIntegrity, "signed predicate.profile.selection is %q; the pointer names %q", got, want).
+			withHint("the evidence attests another profile of the recipe; point at evidence for this one")
+	case pp == nil:
+		return pass("no profile, as the pointer says")
 	}
-	return pass("profile %s", got)
+	detail := "profile " + got + " (signed predicate.profile.selection), as the pointer says"
+	if pp.Advertiser != "" {
+		detail += "; advertiser " + pp.Advertiser
+	}
+	if pp.PolicyDescriptorIdentity != "" {
+		detail += "; policy descriptors " + short(pp.PolicyDescriptorIdentity)
+	}
+	return pass("%s", detail)
 }
 
 func (s *state) checkManifestDigest() outcome {
