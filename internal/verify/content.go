@@ -181,6 +181,33 @@ func (s *state) checkInventory() outcome {
 	return pass("%d files (%d bytes) present with their listed size and sha256", len(s.manifest.Files), total)
 }
 
+// checkRecipeDigest is AICR's recipe identity binding (SPEC §2.2): the
+// signed predicate.recipe.digest must be the canonical digest, with the
+// algorithm of the predicate type, of the recipe.yaml that the inventory
+// has just verified against manifest.json — else the signed statement
+// describes another recipe than the bundle holds.
+func (s *state) checkRecipeDigest() outcome {
+	f, listed := s.manifest.Lookup(evidence.RecipeFileName)
+	if !listed {
+		return fail(audit.ClassIntegrity, "%s lists no %s: the signed recipe digest %s cannot be bound to the bundle's recipe",
+			evidence.ManifestFileName, evidence.RecipeFileName, short(s.st.Predicate.Recipe.Digest)).
+			withHint("re-publish the bundle with its recipe.yaml")
+	}
+	data := s.ev.Files[f.Path] // present and hashed by the inventory check
+	algo := evidence.RecipeDigestAlgorithm(s.era)
+	got, err := evidence.RecipeDigest(data, s.st.PredicateType)
+	if err != nil {
+		return fail(audit.ClassSchema, "%s cannot be canonicalized for the recipe digest: %v", evidence.RecipeFileName, err).
+			withHint("the signed manifest pins a recipe.yaml that is not YAML; re-run the validation and re-attest")
+	}
+	if want := s.st.Predicate.Recipe.Digest; got != want {
+		return fail(audit.ClassIntegrity, "signed predicate.recipe.digest is %s; the bundle's %s has canonical digest %s (%s form: %s): the signed statement describes another recipe than the bundle holds",
+			want, evidence.RecipeFileName, got, s.era, algo).
+			withHint("re-run the validation of this recipe and re-attest; never edit recipe.yaml or the predicate of signed evidence")
+	}
+	return pass("%s has canonical digest %s, as signed (%s form)", evidence.RecipeFileName, short(got), s.era)
+}
+
 func ctrfPath(phase string) string { return "ctrf/" + phase + ".json" }
 
 func (s *state) checkCTRFDigests() outcome {
