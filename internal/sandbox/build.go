@@ -316,11 +316,12 @@ var (
 	maintainerTeams = []string{"nvidia/aicr-recipes", "nvidia/gpu-recipes", "acme/validation"}
 )
 
-// overlays derives one overlay per base recipe, rotating through the three
-// shapes of spec.maintainers the router must handle (SPEC §2.3): a user
-// with org and escalation plus a team, a team-only block (nobody
-// assignable), and none. Recipes without an assignable maintainer get a
-// CODEOWNERS rule of their own.
+// overlays derives one overlay per base recipe, rotating through the
+// shapes of routing the router must handle (SPEC §2.3): a user with org and
+// escalation plus a team; a team-only block (nobody assignable) with a
+// CODEOWNERS rule naming a user and a team; no block with a CODEOWNERS
+// rule naming a user; and no block with a CODEOWNERS rule naming a team
+// only (route codeowners, the team @-mentioned).
 func overlays(ps []BuiltPointer) ([]gitrepo.Recipe, string) {
 	profiles := map[string]string{}
 	for i := range ps {
@@ -344,7 +345,7 @@ func overlays(ps []BuiltPointer) ([]gitrepo.Recipe, string) {
 	for i, n := range names {
 		r := gitrepo.Recipe{Name: n, Profile: profiles[n]}
 		accel, _, _ := strings.Cut(n, "-")
-		switch i % 3 {
+		switch i % 4 {
 		case 0:
 			r.Maintainers = []gitrepo.Maintainer{
 				{Handle: maintainerUsers[i%len(maintainerUsers)], Org: "nvidia", Escalation: accel + "-recipes@nvidia.example"},
@@ -353,8 +354,10 @@ func overlays(ps []BuiltPointer) ([]gitrepo.Recipe, string) {
 		case 1:
 			r.Maintainers = []gitrepo.Maintainer{{Handle: maintainerTeams[i%len(maintainerTeams)]}}
 			fmt.Fprintf(&co, "/%s @%s @nvidia/%s-owners\n", gitrepo.OverlayPath(n), maintainerUsers[(i+1)%len(maintainerUsers)], accel)
-		default:
+		case 2:
 			fmt.Fprintf(&co, "/%s @%s\n", gitrepo.OverlayPath(n), maintainerUsers[(i+2)%len(maintainerUsers)])
+		default:
+			fmt.Fprintf(&co, "/%s @nvidia/%s-owners\n", gitrepo.OverlayPath(n), accel)
 		}
 		recipes = append(recipes, r)
 	}
