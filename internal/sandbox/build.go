@@ -176,6 +176,8 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 		FailedPhases:   c.FailedPhases,
 		BreakInventory: c.BreakInventory,
 		WrongSubject:   c.WrongSubject,
+
+		PerturbRecipeDigest: c.PerturbRecipeDigest,
 	})
 	if err != nil {
 		return nil, err
@@ -211,7 +213,7 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 	claimed := c.claimed()
 	pf := gitrepo.PointerFields{
 		Recipe:        c.Recipe,
-		Profile:       c.Profile,
+		Profile:       c.pointerProfile(),
 		AttestedAt:    c.attestedAt(),
 		OCI:           p.OCIRef,
 		Digest:        s.ManifestDigest,
@@ -219,6 +221,7 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 		Identity:      claimed.Identity,
 		Issuer:        claimed.Issuer,
 		Unsigned:      c.Unsigned,
+		Denormalized:  c.PointerExtraKeys,
 	}
 	if !c.Unsigned && !c.OmitLogIndex {
 		idx := bp.LogIndex
