@@ -178,6 +178,8 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 		WrongSubject:   c.WrongSubject,
 
 		PerturbRecipeDigest: c.PerturbRecipeDigest,
+		ProfileAdvertiser:   c.ProfileAdvertiser,
+		Redacted:            c.Redacted,
 	})
 	if err != nil {
 		return nil, err

@@ -89,6 +89,12 @@ type Case struct {
 	// recipe.yaml's metadata.selectedProfile, the predicate's profile block
 	// (whatever the predicate type) and the pointer's profile.
 	Recipe, Profile string
+	// ProfileAdvertiser is the predicate profile block's advertiser (and
+	// recipe.yaml's), "" for none.
+	ProfileAdvertiser string
+	// Redacted marks the summary as a minimal (redacted) bundle: the
+	// predicate records its redaction block.
+	Redacted bool
 	// PointerProfile, when not nil, is what the pointer's profile says
 	// instead of Profile ("" omits it): a pointer that disagrees with the
 	// signed predicate, or a v1 pointer over a predicate carrying a profile.

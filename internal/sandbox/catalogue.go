@@ -73,8 +73,9 @@ func DemoCases(now time.Time) []Case {
 		// Profiled recipes, routed through their base overlay: the signed
 		// predicate carries AICR's profile object {selection, advertiser,
 		// policyDescriptorIdentity}; v2 requires it, v3 may carry it.
-		{Name: "good-v2-profiled", Recipe: h100Profiled, Profile: "gpuStack=bundle-installer", PredicateType: publish.PredicateV2, Signer: nvidia, SignedAt: ago(2, 0), Expect: ok},
-		{Name: "good-v3-profiled", Recipe: h100Profiled, Profile: "gpuStack=bundle-installer", Signer: partner, SignedAt: ago(1, 10), Expect: ok},
+		{Name: "good-v2-profiled", Recipe: h100Profiled, Profile: "gpuStack=bundle-installer", ProfileAdvertiser: "acme-gpu",
+			PredicateType: publish.PredicateV2, Signer: nvidia, SignedAt: ago(2, 0), Expect: ok},
+		{Name: "good-v3-profiled", Recipe: h100Profiled, Profile: "gpuStack=bundle-installer", Redacted: true, Signer: partner, SignedAt: ago(1, 10), Expect: ok},
 		// An older pointer with fingerprint/criteriaMatch caches beyond
 		// schema 1.0.0: verified, with a warning that lists the keys.
 		{Name: "pointer-extra-keys", Recipe: gb200Training, Signer: SignerLab, SignedAt: ago(0, 14), PointerExtraKeys: true,

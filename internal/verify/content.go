@@ -195,7 +195,7 @@ func (s *state) checkRecipeDigest() outcome {
 	}
 	data := s.ev.Files[f.Path] // present and hashed by the inventory check
 	algo := evidence.RecipeDigestAlgorithm(s.era)
-	got, err := evidence.RecipeDigest(data, s.st.PredicateType)
+	got, err := s.v.recipes.digest(data, s.st.PredicateType)
 	if err != nil {
 		return fail(audit.ClassSchema, "%s cannot be canonicalized for the recipe digest: %v", evidence.RecipeFileName, err).
 			withHint("the signed manifest pins a recipe.yaml that is not YAML; re-run the validation and re-attest")

@@ -28,6 +28,7 @@ type Verifier struct {
 	// the chain cache unless WithoutChainCache.
 	material    root.TrustedMaterial
 	requireSCTs bool
+	recipes     recipeDigests
 }
 
 type config struct {
