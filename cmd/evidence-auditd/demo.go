@@ -162,6 +162,12 @@ func printExpectations(w io.Writer, built *sandbox.Built, results []audit.Result
 		if ok {
 			got = verdictLabel(r)
 		}
+		if w := p.Case.Expect.Warn; w != "" {
+			want += " (warn " + w + ")"
+			if ok && r.Warned(w) {
+				got += " (warn " + w + ")"
+			}
+		}
 		mark := "ok"
 		if got != want || (ok && p.Case.Expect.Age != "" && string(r.Age) != p.Case.Expect.Age) {
 			mark = "MISMATCH"

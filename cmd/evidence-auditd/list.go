@@ -75,8 +75,11 @@ func writeJSON(w io.Writer, v any) error {
 func writeListTable(w io.Writer, infos []audit.PointerInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDED\tCOMMIT\tSTATE\tRECIPE\tLAYOUT\tSIGNER\tBUNDLE\tPROBLEMS")
-	problems := 0
+	problems, extra := 0, 0
 	for _, in := range infos {
+		if len(in.ExtraKeys) > 0 {
+			extra++
+		}
 		state := "live"
 		if in.RemovedCommit != nil {
 			state = "removed " + short(*in.RemovedCommit)
@@ -99,8 +102,14 @@ func writeListTable(w io.Writer, infos []audit.PointerInfo) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\n%d pointer versions, %d with problems (details: --format json)\n", len(infos), problems)
-	return err
+	if _, err := fmt.Fprintf(w, "\n%d pointer versions, %d with problems (details: --format json)\n", len(infos), problems); err != nil {
+		return err
+	}
+	if extra > 0 {
+		_, err := fmt.Fprintf(w, "%d with keys beyond pointer schema 1.0.0, ignored (not problems; see extraKeys in --format json)\n", extra)
+		return err
+	}
+	return nil
 }
 
 func short(commit string) string {

@@ -71,6 +71,9 @@ func checkExpectations(t *testing.T, built *sandbox.Built, got map[audit.Version
 		if p.Case.Expect.Age != "" && string(r.Age) != p.Case.Expect.Age {
 			t.Errorf("%s: age %s, want %s", p.Case.Name, r.Age, p.Case.Expect.Age)
 		}
+		if w := p.Case.Expect.Warn; w != "" && !r.Warned(w) {
+			t.Errorf("%s: no %s warning among %+v", p.Case.Name, w, r.Checks)
+		}
 	}
 }
 

@@ -212,7 +212,7 @@ func (m *mdWriter) lost(s *Snapshot, ps []*Pointer) {
 	}
 	m.tableHead("Pointer", "Recipe", "Verdict", "Attested", "Detail", "Hint", "Issue")
 	for _, p := range ps {
-		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdVerdict(&p.Result), mdAttested(&p.Result), mdText(p.Result.Detail), mdText(p.Result.Hint),
+		m.row(mdPointer(p), mdRecipe(p), mdVerdict(&p.Result), mdAttested(&p.Result), mdText(p.Result.Detail), mdText(p.Result.Hint),
 			mdIssue(lostIssue[p.Info.Recipe]))
 	}
 	m.line("")
@@ -224,7 +224,7 @@ func (m *mdWriter) invalid(ps []*Pointer) {
 	}
 	m.tableHead("Pointer", "Recipe", "Class", "Signer", "Detail", "Hint")
 	for _, p := range ps {
-		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdText(string(p.Result.Class)), mdSigner(&p.Info), mdText(p.Result.Detail), mdText(p.Result.Hint))
+		m.row(mdPointer(p), mdRecipe(p), mdText(string(p.Result.Class)), mdSigner(&p.Info), mdText(p.Result.Detail), mdText(p.Result.Hint))
 	}
 	m.line("")
 }
@@ -243,7 +243,7 @@ func (m *mdWriter) noVerdict(s *Snapshot, ps []*Pointer) {
 	}
 	m.tableHead("Pointer", "Recipe", "Class", "Detail", "Hint")
 	for _, p := range ps {
-		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdText(string(p.Result.Class)), mdText(p.Result.Detail), mdText(p.Result.Hint))
+		m.row(mdPointer(p), mdRecipe(p), mdText(string(p.Result.Class)), mdText(p.Result.Detail), mdText(p.Result.Hint))
 	}
 	m.line("")
 }
@@ -254,7 +254,7 @@ func (m *mdWriter) healthy(ps []*Pointer) {
 	}
 	m.tableHead("Pointer", "Recipe", "Verdict", "Signer", "Attested", "Age", "Via", "Phases (passed/failed/skipped)")
 	for _, p := range ps {
-		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdVerdict(&p.Result), mdSigner(&p.Info), mdAttested(&p.Result),
+		m.row(mdPointer(p), mdRecipe(p), mdVerdict(&p.Result), mdSigner(&p.Info), mdAttested(&p.Result),
 			mdAge(p.Result.Age), mdText(string(p.Result.VerifiedVia)), mdText(phaseText(p.Result.Phases)))
 	}
 	m.line("")
@@ -331,6 +331,16 @@ func mdCode(s string) string {
 		return fence + " " + s + " " + fence
 	}
 	return fence + s + fence
+}
+
+// mdRecipe is a pointer's recipe and, when it names one, its profile
+// selection (bound to the signed predicate.profile.selection once verified).
+func mdRecipe(p *Pointer) string {
+	s := mdCode(p.Info.Recipe)
+	if p.Info.Profile != "" {
+		s += " (profile " + mdCode(p.Info.Profile) + ")"
+	}
+	return s
 }
 
 func mdPointer(p *Pointer) string {

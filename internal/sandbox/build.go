@@ -176,6 +176,10 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 		FailedPhases:   c.FailedPhases,
 		BreakInventory: c.BreakInventory,
 		WrongSubject:   c.WrongSubject,
+
+		PerturbRecipeDigest: c.PerturbRecipeDigest,
+		ProfileAdvertiser:   c.ProfileAdvertiser,
+		Redacted:            c.Redacted,
 	})
 	if err != nil {
 		return nil, err
@@ -211,7 +215,7 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 	claimed := c.claimed()
 	pf := gitrepo.PointerFields{
 		Recipe:        c.Recipe,
-		Profile:       c.Profile,
+		Profile:       c.pointerProfile(),
 		AttestedAt:    c.attestedAt(),
 		OCI:           p.OCIRef,
 		Digest:        s.ManifestDigest,
@@ -219,6 +223,7 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 		Identity:      claimed.Identity,
 		Issuer:        claimed.Issuer,
 		Unsigned:      c.Unsigned,
+		Denormalized:  c.PointerExtraKeys,
 	}
 	if !c.Unsigned && !c.OmitLogIndex {
 		idx := bp.LogIndex
@@ -316,11 +321,12 @@ var (
 	maintainerTeams = []string{"nvidia/aicr-recipes", "nvidia/gpu-recipes", "acme/validation"}
 )
 
-// overlays derives one overlay per base recipe, rotating through the three
-// shapes of spec.maintainers the router must handle (SPEC §2.3): a user
-// with org and escalation plus a team, a team-only block (nobody
-// assignable), and none. Recipes without an assignable maintainer get a
-// CODEOWNERS rule of their own.
+// overlays derives one overlay per base recipe, rotating through the
+// shapes of routing the router must handle (SPEC §2.3): a user with org and
+// escalation plus a team; a team-only block (nobody assignable) with a
+// CODEOWNERS rule naming a user and a team; no block with a CODEOWNERS
+// rule naming a user; and no block with a CODEOWNERS rule naming a team
+// only (route codeowners, the team @-mentioned).
 func overlays(ps []BuiltPointer) ([]gitrepo.Recipe, string) {
 	profiles := map[string]string{}
 	for i := range ps {
@@ -344,7 +350,7 @@ func overlays(ps []BuiltPointer) ([]gitrepo.Recipe, string) {
 	for i, n := range names {
 		r := gitrepo.Recipe{Name: n, Profile: profiles[n]}
 		accel, _, _ := strings.Cut(n, "-")
-		switch i % 3 {
+		switch i % 4 {
 		case 0:
 			r.Maintainers = []gitrepo.Maintainer{
 				{Handle: maintainerUsers[i%len(maintainerUsers)], Org: "nvidia", Escalation: accel + "-recipes@nvidia.example"},
@@ -353,8 +359,10 @@ func overlays(ps []BuiltPointer) ([]gitrepo.Recipe, string) {
 		case 1:
 			r.Maintainers = []gitrepo.Maintainer{{Handle: maintainerTeams[i%len(maintainerTeams)]}}
 			fmt.Fprintf(&co, "/%s @%s @nvidia/%s-owners\n", gitrepo.OverlayPath(n), maintainerUsers[(i+1)%len(maintainerUsers)], accel)
-		default:
+		case 2:
 			fmt.Fprintf(&co, "/%s @%s\n", gitrepo.OverlayPath(n), maintainerUsers[(i+2)%len(maintainerUsers)])
+		default:
+			fmt.Fprintf(&co, "/%s @nvidia/%s-owners\n", gitrepo.OverlayPath(n), accel)
 		}
 		recipes = append(recipes, r)
 	}

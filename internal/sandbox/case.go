@@ -71,6 +71,9 @@ type Expectation struct {
 	Verdict string
 	Class   string
 	Age     string
+	// Warn, when set, names a check that must end with status warn (e.g.
+	// "pointer-keys"): a warning that does not change the verdict.
+	Warn string
 }
 
 // Case declares one pointer version of the world: how its summary bundle is
@@ -82,8 +85,20 @@ type Case struct {
 	// cases of one recipe at one time still differ.
 	Name string
 	// Recipe is the pointer's recipe (for a profiled recipe the full name,
-	// ending in -<name>-<value>); Profile the optional profile.
+	// ending in -<name>-<value>); Profile the optional profile selection:
+	// recipe.yaml's metadata.selectedProfile, the predicate's profile block
+	// (whatever the predicate type) and the pointer's profile.
 	Recipe, Profile string
+	// ProfileAdvertiser is the predicate profile block's advertiser (and
+	// recipe.yaml's), "" for none.
+	ProfileAdvertiser string
+	// Redacted marks the summary as a minimal (redacted) bundle: the
+	// predicate records its redaction block.
+	Redacted bool
+	// PointerProfile, when not nil, is what the pointer's profile says
+	// instead of Profile ("" omits it): a pointer that disagrees with the
+	// signed predicate, or a v1 pointer over a predicate carrying a profile.
+	PointerProfile *string
 	// Signer signs the statement: the certificate names it.
 	Signer Identity
 	// ClaimedSigner is the signer the pointer names (and whose source
@@ -113,6 +128,13 @@ type Case struct {
 	WrongSubject bool
 	// WrongLogIndex writes a rekorLogIndex naming another log entry.
 	WrongLogIndex bool
+	// PerturbRecipeDigest signs a predicate.recipe.digest that is not the
+	// canonical digest of the bundle's recipe.yaml.
+	PerturbRecipeDigest bool
+	// PointerExtraKeys writes the pointer as older AICR tooling did, with
+	// fingerprint, criteriaMatch and phaseSummary caches beyond schema
+	// 1.0.0 in its attestation entry.
+	PointerExtraKeys bool
 	// OmitLogIndex leaves rekorLogIndex out of the pointer (still auditable
 	// through the log's index search).
 	OmitLogIndex bool
@@ -148,6 +170,14 @@ func (c *Case) claimed() Identity {
 		return *c.ClaimedSigner
 	}
 	return c.Signer
+}
+
+// pointerProfile is the profile the pointer names.
+func (c *Case) pointerProfile() string {
+	if c.PointerProfile != nil {
+		return *c.PointerProfile
+	}
+	return c.Profile
 }
 
 func (c *Case) repository() string {

@@ -99,8 +99,8 @@ func healthy(c sandbox.Case) bool {
 
 func TestDemoCatalogue(t *testing.T) {
 	cases := sandbox.DemoCases(demoNow)
-	if n := len(cases); n < 20 || n > 30 {
-		t.Errorf("demo has %d cases, want 20..30", n)
+	if n := len(cases); n < 20 || n > 40 {
+		t.Errorf("demo has %d cases, want 20..40", n)
 	}
 	verdicts := map[string]int{}
 	for _, c := range cases {
@@ -197,7 +197,9 @@ func TestDemoRepository(t *testing.T) {
 		switch {
 		case c.Unsigned:
 			want = evidence.ProblemUnsigned
-		case c.Expect.Class == sandbox.ClassSchema, c.Expect.Class == sandbox.ClassPlacement, c.Expect.Class == sandbox.ClassLegacyPredicate:
+		case c.Malformed:
+			want = evidence.ProblemSchema
+		case c.Expect.Class == sandbox.ClassPlacement, c.Expect.Class == sandbox.ClassLegacyPredicate:
 			want = evidence.ProblemKind(c.Expect.Class)
 		}
 		switch {

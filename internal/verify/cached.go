@@ -12,7 +12,7 @@ import (
 // offlineSkipped are the checks a cached bundle cannot have: they read the
 // summary bundle's files, and those bytes are gone.
 var offlineSkipped = map[string]bool{
-	CheckManifestDigest: true, CheckInventory: true, CheckCTRFDigests: true, CheckPhases: true,
+	CheckManifestDigest: true, CheckInventory: true, CheckRecipeDigest: true, CheckCTRFDigests: true, CheckPhases: true,
 }
 
 // VerifyCached re-verifies a Sigstore bundle the ledger cached from an
@@ -23,8 +23,8 @@ var offlineSkipped = map[string]bool{
 // verifies, the certificate names the pointer's signer, the pointer's
 // rekorLogIndex is the bundle's entry, and the signed statement names the
 // pointer's digest, predicate type, recipe and profile. The checks that read
-// the summary's files (manifest-digest, inventory, ctrf-digests, phases) are
-// reported as skipped.
+// the summary's files (manifest-digest, inventory, recipe-digest,
+// ctrf-digests, phases) are reported as skipped.
 //
 // On success the verdict is Verified, or VerifiedWithFailures when the
 // signed predicate records failed phases; Phases, SignedAt, LogIndex, LogID

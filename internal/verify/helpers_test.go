@@ -154,7 +154,14 @@ func (w *world) sign(tb testing.TB, spec publish.SummarySpec, id ca.Identity) *b
 	tb.Helper()
 	sum := build(tb, spec)
 	at, _ := time.Parse(time.RFC3339, sum.Predicate.AttestedAt)
-	bj, info, err := w.signer.Sign(sum.Statement(repository), id, at.Add(time.Minute))
+	return w.signSummaryAt(tb, sum, id, at.Add(time.Minute))
+}
+
+// signSummaryAt signs sum's statement (its Predicate as it is now) as id at
+// time at.
+func (w *world) signSummaryAt(tb testing.TB, sum *publish.Summary, id ca.Identity, at time.Time) *bundle {
+	tb.Helper()
+	bj, info, err := w.signer.Sign(sum.Statement(repository), id, at)
 	if err != nil {
 		tb.Fatalf("Sign: %v", err)
 	}

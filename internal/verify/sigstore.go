@@ -126,6 +126,9 @@ func (s *state) cryptoFailure(step string) (outcome, bool) {
 	if s.sigErr == nil || s.sigStep != step {
 		return outcome{}, false
 	}
+	if gap, ok := s.unknownTrust(step); ok {
+		return fail(audit.ClassSignature, "%s (sigstore-go: %v)", gap.detail, s.sigErr).withHint(s.refreshHint()), true
+	}
 	return fail(audit.ClassSignature, "%s: %v", s.form, s.sigErr).
 		withHint("if trust.trustedRoot (" + short(s.v.root.name) + "…) is the Sigstore instance that signed this evidence, the bundle was altered: re-sign it"), true
 }
@@ -207,10 +210,9 @@ func (s *state) checkSignerIdentity() outcome {
 }
 
 // checkRekorLogIndex compares the pointer's rekorLogIndex with the bundle's
-// entry. A mismatch is integrity: the signature is good and by the right
-// signer, but the pointer describes another log entry than the one the
-// bundle carries — the pointer and the bundle disagree, as with a wrong
-// digest.
+// entry. A mismatch is identity (SPEC §3): identity, issuer and
+// rekorLogIndex are the pointer's signer claims, one family, as AICR
+// reports all three from its signature step.
 func (s *state) checkRekorLogIndex() outcome {
 	want := s.att.Signer.RekorLogIndex
 	if want == nil {
@@ -225,8 +227,8 @@ func (s *state) checkRekorLogIndex() outcome {
 		}
 		got = append(got, e.LogIndex())
 	}
-	return fail(audit.ClassIntegrity, "the pointer names log index %d; the bundle's entry is at %s", *want, joinInts(got)).
-		withHint(fmt.Sprintf("fix signer.rekorLogIndex in the pointer to %s", joinInts(got)))
+	return fail(audit.ClassIdentity, "the pointer's signer block names log index %d; the bundle's entry is at %s", *want, joinInts(got)).
+		withHint(fmt.Sprintf("the signature is good; fix signer.rekorLogIndex in the pointer to %s", joinInts(got)))
 }
 
 // trustedEntries are the bundle's log entries from logs the trusted root

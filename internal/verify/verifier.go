@@ -13,7 +13,7 @@ import (
 // Version names the verification logic (audit.Verifier.Version). Bump it
 // whenever a change could turn a verdict, so that the fast path re-verifies
 // everything after an upgrade.
-const Version = "verify/1"
+const Version = "verify/2"
 
 var _ audit.Verifier = (*Verifier)(nil)
 
@@ -28,6 +28,7 @@ type Verifier struct {
 	// the chain cache unless WithoutChainCache.
 	material    root.TrustedMaterial
 	requireSCTs bool
+	recipes     recipeDigests
 }
 
 type config struct {

@@ -55,6 +55,7 @@ var steps = []step{
 	{CheckProfile, (*state).checkProfile},
 	{CheckManifestDigest, (*state).checkManifestDigest},
 	{CheckInventory, (*state).checkInventory},
+	{CheckRecipeDigest, (*state).checkRecipeDigest},
 	{CheckCTRFDigests, (*state).checkCTRFDigests},
 	{CheckPhases, (*state).checkPhases},
 }
