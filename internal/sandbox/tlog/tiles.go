@@ -83,7 +83,7 @@ func (l *Log) handleTile(w http.ResponseWriter, r *http.Request) {
 	if entries {
 		avail = uint64(len(l.records))
 	} else {
-		avail = l.tree.size() >> (8 * uint(level))
+		avail = l.tree.Size() >> (8 * uint(level))
 	}
 	first := n * TileWidth
 	want := uint64(TileWidth)
@@ -102,7 +102,8 @@ func (l *Log) handleTile(w http.ResponseWriter, r *http.Request) {
 			out = append(out, b...)
 			continue
 		}
-		out = append(out, l.tree.levels[8*level][i]...)
+		h, _ := l.tree.Hash(uint(8*level), i)
+		out = append(out, h...)
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	_, _ = w.Write(out)
