@@ -83,10 +83,10 @@ type Log struct {
 	mu     sync.RWMutex
 	tree   merkle.Tree
 	bodies [][]byte
-	byLeaf map[string]uint64  // hex leaf hash → index
-	cp     map[uint64]string  // signed checkpoints by tree size, for the current history
-	status int                // non-zero: every HTTP request answers this status
-	forge  bool               // /checkpoint serves a forged checkpoint
+	byLeaf map[string]uint64 // hex leaf hash → index
+	cp     map[uint64]string // signed checkpoints by tree size, for the current history
+	status int               // non-zero: every HTTP request answers this status
+	forge  bool              // /checkpoint serves a forged checkpoint
 }
 
 type config struct {
