@@ -45,9 +45,9 @@ type Signer struct {
 
 	remote *remoteLog // WithRekorAPI; nil: the in-process log
 
-	v2    *rekorv2.Log // WithRekorV2; nil: SignV2 is refused
-	v2URL string
-	tsa   *tsa.TSA // WithTSA
+	v2     *rekorv2.Log // WithRekorV2; nil: SignV2 is refused
+	v2URL  string
+	tsa    *tsa.TSA // WithTSA
 	tsaURL string
 
 	mu     sync.RWMutex
