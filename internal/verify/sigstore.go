@@ -83,7 +83,7 @@ func (s *state) useBundle(b *bundle.Bundle) outcome {
 	case err != nil:
 		return fail(audit.ClassSignature, "%s: the signing certificate does not parse: %v", s.form, err)
 	}
-	if len(b.GetVerificationMaterial().GetTlogEntries()) == 0 {
+	if len(b.GetVerificationMaterial().GetTlogEntries()) == 0 && (s.layerTS == nil || !s.layerTS.only) {
 		return fail(audit.ClassSignature, "%s carries no transparency-log entry", s.form)
 	}
 	s.entity = b
@@ -103,7 +103,7 @@ func (s *state) verifyCrypto() {
 	if s.result != nil || s.sigErr != nil {
 		return
 	}
-	s.result, s.sigErr = s.v.sv.Verify(s.entity, policy)
+	s.result, s.sigErr = s.sigstoreVerify()
 	if s.sigErr == nil {
 		return
 	}
@@ -134,7 +134,7 @@ func (s *state) cryptoFailure(step string) (outcome, bool) {
 		withHint("if trust.trustedRoot (" + short(s.v.root.name) + "…) is the Sigstore instance that signed this evidence, the bundle was altered: re-sign it"), true
 }
 
-func (s *state) checkTransparencyLog() outcome {
+func (s *state) checkLogEntry() outcome {
 	if o, failed := s.cryptoFailure(CheckTransparencyLog); failed {
 		return o
 	}
@@ -187,6 +187,9 @@ func (s *state) checkSignature() outcome {
 // digest.
 func (s *state) checkRekorLogIndex() outcome {
 	want := s.att.Signer.RekorLogIndex
+	if s.layerTS != nil && s.layerTS.only {
+		return s.timestampOnlyLogIndex(want)
+	}
 	if want == nil {
 		return skip("the pointer names no rekorLogIndex; the bundle's entry is %d", s.out.LogIndex)
 	}

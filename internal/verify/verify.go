@@ -25,8 +25,9 @@ type state struct {
 
 	// From the signature material.
 	entity  *bundle.Bundle
-	payload []byte // the DSSE payload: the signed statement
-	form    string // "Sigstore bundle" or "cosign attestation layer N", for details
+	payload []byte          // the DSSE payload: the signed statement
+	form    string          // "Sigstore bundle" or "cosign attestation layer N", for details
+	layerTS *layerTimestamp // a cosign layer's RFC 3161 timestamp, if it carries one
 
 	// From sigstore-go.
 	result  *sgverify.VerificationResult
