@@ -141,6 +141,12 @@ type Case struct {
 	// LegacyCosign attaches the signature as a cosign .att attestation
 	// (Rekor intoto entry) instead of a Sigstore bundle v0.3 referrer.
 	LegacyCosign bool
+	// LegacyTimestamped adds cosign's RFC 3161 timestamp annotation (from
+	// the world's TSA) to a LegacyCosign attestation; LegacyUnlogged, with
+	// it, leaves the attestation out of the log, as `cosign attest
+	// --tlog-upload=false --timestamp-server-url` does: its pointer can
+	// name no rekorLogIndex.
+	LegacyTimestamped, LegacyUnlogged bool
 	// Era is the transparency-log era the bundle is signed in: EraV1 (the
 	// zero value: a Rekor v1 dsse entry with SET and integrated time) or
 	// EraV2 (a Rekor v2 hashedrekord entry with a C2SP checkpoint and an

@@ -99,8 +99,8 @@ func healthy(c sandbox.Case) bool {
 
 func TestDemoCatalogue(t *testing.T) {
 	cases := sandbox.DemoCases(demoNow)
-	if n := len(cases); n < 20 || n > 30 {
-		t.Errorf("demo has %d cases, want 20..30", n)
+	if n := len(cases); n < 20 || n > 40 {
+		t.Errorf("demo has %d cases, want 20..40", n)
 	}
 	verdicts := map[string]int{}
 	for _, c := range cases {
@@ -314,8 +314,23 @@ func TestDemoRegistry(t *testing.T) {
 			}
 			if c.LegacyCosign {
 				att := ref.Context().Tag(strings.Replace(bp.Digest, ":", "-", 1) + ".att")
-				if _, err := remote.Get(att, remote.WithContext(ctx)); err != nil {
-					t.Errorf("cosign attestation %s: %v", att, err)
+				img, err := remote.Image(att, remote.WithContext(ctx))
+				if err != nil {
+					t.Fatalf("cosign attestation %s: %v", att, err)
+				}
+				m, err := img.Manifest()
+				if err != nil || len(m.Layers) != 1 {
+					t.Fatalf("cosign attestation %s: %v layers, %v", att, len(m.Layers), err)
+				}
+				ann := m.Layers[0].Annotations
+				if got := ann[publish.AnnotationCosignRFC3161] != ""; got != c.LegacyTimestamped {
+					t.Errorf("RFC 3161 timestamp annotation present: %v, want %v", got, c.LegacyTimestamped)
+				}
+				if got := ann[publish.AnnotationCosignBundle] != ""; got == c.LegacyUnlogged {
+					t.Errorf("Rekor bundle annotation present: %v, want %v", got, !c.LegacyUnlogged)
+				}
+				if c.LegacyUnlogged && (bp.LogIndex != -1 || bp.PointerLogIndex != nil) {
+					t.Errorf("unlogged: log index %d, pointer's %v", bp.LogIndex, bp.PointerLogIndex)
 				}
 				return
 			}
