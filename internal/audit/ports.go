@@ -66,6 +66,10 @@ type LegacyLayer struct {
 	Certificate string // PEM, dev.sigstore.cosign/certificate
 	Chain       string // PEM, dev.sigstore.cosign/chain
 	Bundle      string // JSON, dev.sigstore.cosign/bundle (Rekor SET + payload)
+	// RFC3161Timestamp is JSON, dev.sigstore.cosign/rfc3161timestamp:
+	// {"SignedRFC3161Timestamp": "<base64 DER TimeStampResp>"}, cosign's
+	// timestamp over the layer's content, beside or instead of Bundle.
+	RFC3161Timestamp string
 }
 
 // Source fetches evidence from OCI registries. The registry package

@@ -43,6 +43,7 @@ func (c *Client) Fetch(ctx context.Context, oci, digest string) (*audit.Evidence
 		for _, l := range att.Legacy {
 			ev.Signature.Legacy = append(ev.Signature.Legacy, audit.LegacyLayer{
 				Envelope: l.Envelope, Certificate: l.Certificate, Chain: l.Chain, Bundle: l.Bundle,
+				RFC3161Timestamp: l.RFC3161Timestamp,
 			})
 		}
 	default:

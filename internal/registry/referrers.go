@@ -21,6 +21,7 @@ const (
 	AnnotationCosignCertificate   = "dev.sigstore.cosign/certificate"
 	AnnotationCosignChain         = "dev.sigstore.cosign/chain"
 	AnnotationCosignBundle        = "dev.sigstore.cosign/bundle"
+	AnnotationCosignRFC3161       = "dev.sigstore.cosign/rfc3161timestamp"
 	AnnotationCosignSignature     = "dev.cosignproject.cosign/signature"
 	maxReferrerPages              = 8
 	maxLegacyLayers               = DefaultMaxLegacyLayer
@@ -69,6 +70,9 @@ type LegacyLayer struct {
 	Chain       string // PEM chain (dev.sigstore.cosign/chain)
 	Bundle      string // Rekor bundle JSON with the SET (dev.sigstore.cosign/bundle)
 	Signature   string // base64 signature (dev.cosignproject.cosign/signature)
+	// RFC3161Timestamp is cosign's timestamp JSON
+	// (dev.sigstore.cosign/rfc3161timestamp), beside or instead of Bundle.
+	RFC3161Timestamp string
 }
 
 // bundleMediaType reports whether mt names a Sigstore bundle v0.3 or v0.2,
@@ -345,12 +349,13 @@ func (c *Client) legacyAttestation(ctx context.Context, t target, tag string) (*
 			return nil, err
 		}
 		a.Legacy = append(a.Legacy, LegacyLayer{
-			Descriptor:  l,
-			Envelope:    env,
-			Certificate: l.Annotations[AnnotationCosignCertificate],
-			Chain:       l.Annotations[AnnotationCosignChain],
-			Bundle:      l.Annotations[AnnotationCosignBundle],
-			Signature:   l.Annotations[AnnotationCosignSignature],
+			Descriptor:       l,
+			Envelope:         env,
+			Certificate:      l.Annotations[AnnotationCosignCertificate],
+			Chain:            l.Annotations[AnnotationCosignChain],
+			Bundle:           l.Annotations[AnnotationCosignBundle],
+			Signature:        l.Annotations[AnnotationCosignSignature],
+			RFC3161Timestamp: l.Annotations[AnnotationCosignRFC3161],
 		})
 	}
 	if len(a.Legacy) == 0 {

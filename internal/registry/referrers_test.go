@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/registry"
 )
 
@@ -115,6 +116,7 @@ func TestFindSigstoreBundleLegacyAtt(t *testing.T) {
 				registry.AnnotationCosignCertificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
 				registry.AnnotationCosignChain:       "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n",
 				registry.AnnotationCosignBundle:      `{"SignedEntryTimestamp":"MEQ","Payload":{"logIndex":7}}`,
+				registry.AnnotationCosignRFC3161:     `{"SignedRFC3161Timestamp":"MIIC"}`,
 				registry.AnnotationCosignSignature:   "",
 			},
 		}, mutate.Addendum{Layer: static.NewLayer([]byte("ignored"), "application/octet-stream")})
@@ -149,8 +151,25 @@ func TestFindSigstoreBundleLegacyAtt(t *testing.T) {
 		if !strings.Contains(l.Certificate, "MIIB") || !strings.Contains(l.Chain, "MIIC") || !strings.Contains(l.Bundle, "logIndex") {
 			t.Errorf("annotations not carried: %+v", l)
 		}
+		if l.RFC3161Timestamp != `{"SignedRFC3161Timestamp":"MIIC"}` {
+			t.Errorf("RFC 3161 timestamp annotation: got %q", l.RFC3161Timestamp)
+		}
 		if err := c.Probe(context.Background(), w.host+"/evidence/x", a.digest, a.layerDigest, got.ReferrerDigest); err != nil {
 			t.Errorf("Probe: %v", err)
+		}
+
+		// Fetch hands every annotation the verifier needs to audit.
+		ev, err := c.Fetch(context.Background(), w.host+"/evidence/x", a.digest)
+		if err != nil {
+			t.Fatalf("Fetch: %v", err)
+		}
+		if ev.Signature.Kind != audit.CosignLegacy || len(ev.Signature.Legacy) != 1 {
+			t.Fatalf("Fetch: signature %s with %d layers", ev.Signature.Kind, len(ev.Signature.Legacy))
+		}
+		el := ev.Signature.Legacy[0]
+		if string(el.Envelope) != envelope || el.Certificate != l.Certificate || el.Chain != l.Chain ||
+			el.Bundle != l.Bundle || el.RFC3161Timestamp != l.RFC3161Timestamp {
+			t.Errorf("Fetch: legacy layer %+v, want the annotations of %+v", el, l)
 		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/gitrepo"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/publish"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/registry"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/signer"
 )
 
 // Built is the world Build made.
@@ -37,7 +38,8 @@ type BuiltPointer struct {
 	// OCI the locator "<RegistryHost>/<repository>:<tag>".
 	Digest string
 	OCI    string
-	// LogIndex is the signature's transparency-log index; -1 when unsigned.
+	// LogIndex is the signature's transparency-log index; -1 when unsigned
+	// or never logged (LegacyUnlogged).
 	// PointerLogIndex is what the pointer's rekorLogIndex says (nil when
 	// absent; differs from LogIndex for WrongLogIndex).
 	LogIndex        int64
@@ -63,11 +65,17 @@ func (b *Built) Pointer(name string) *BuiltPointer {
 }
 
 // StatementSigner returns the world's signer as the publisher's
-// StatementSigner: the sandbox CA certifies an ephemeral key for the
-// identity and the log integrates the DSSE entry.
-func (w *World) StatementSigner() publish.StatementSigner {
+// StatementSigner in an era: the sandbox CA certifies an ephemeral key for
+// the identity, and the Rekor v1 log integrates a dsse entry (EraV1), or
+// the Rekor v2 log takes a hashedrekord entry and the timestamp authority
+// stamps the signature (EraV2).
+func (w *World) StatementSigner(era Era) publish.StatementSigner {
+	sign := w.signer.Sign
+	if era == EraV2 {
+		sign = w.signer.SignV2
+	}
 	return publish.SignerFunc(func(st []byte, id publish.Identity, at time.Time) ([]byte, int64, error) {
-		b, info, err := w.signer.Sign(st, ca.Identity{Identity: id.SAN, Issuer: id.Issuer}, at)
+		b, info, err := sign(st, ca.Identity{Identity: id.SAN, Issuer: id.Issuer}, at)
 		return b, info.LogIndex, err
 	})
 }
@@ -150,6 +158,16 @@ func checkCases(cases []Case) error {
 			return fmt.Errorf("case %s: RemovedAt must be after MergedAt", c.Name)
 		case c.Unsigned && c.LegacyCosign:
 			return fmt.Errorf("case %s: Unsigned and LegacyCosign exclude each other", c.Name)
+		case c.Era != EraV1 && c.Era != EraV2:
+			return fmt.Errorf("case %s: unknown era %q", c.Name, c.Era)
+		case c.Era == EraV2 && c.LegacyCosign:
+			return fmt.Errorf("case %s: a legacy cosign attestation is a Rekor v1 entry, not EraV2", c.Name)
+		case (c.LegacyTimestamped || c.LegacyUnlogged) && !c.LegacyCosign:
+			return fmt.Errorf("case %s: LegacyTimestamped and LegacyUnlogged apply to a LegacyCosign attestation", c.Name)
+		case c.LegacyUnlogged && !c.LegacyTimestamped:
+			return fmt.Errorf("case %s: an unlogged legacy attestation needs LegacyTimestamped", c.Name)
+		case c.LegacyUnlogged && c.WrongLogIndex:
+			return fmt.Errorf("case %s: an unlogged attestation has no log index to get wrong", c.Name)
 		}
 		names[c.Name] = true
 		repo := c.repository()
@@ -186,7 +204,7 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 	}
 	var st publish.StatementSigner
 	if !c.Unsigned && !c.LegacyCosign {
-		st = w.StatementSigner()
+		st = w.StatementSigner(c.Era)
 	}
 	id := publish.Identity{Issuer: c.Signer.Issuer, SAN: c.Signer.Identity}
 	p, err := w.pub.Publish(ctx, target, s, st, id, c.SignedAt, publish.AttachAuto)
@@ -196,16 +214,24 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 	bp := &BuiltPointer{Case: c, Digest: s.ManifestDigest, OCI: p.OCIRef, LogIndex: p.LogIndex, Bundle: p.Bundle}
 
 	if c.LegacyCosign {
-		lg, err := w.signer.SignLegacy(s.Statement(target.Repository()), ca.Identity{Identity: c.Signer.Identity, Issuer: c.Signer.Issuer}, c.SignedAt)
+		var opts []signer.LegacyOption
+		if c.LegacyTimestamped {
+			opts = append(opts, signer.LegacyTimestamped())
+		}
+		if c.LegacyUnlogged {
+			opts = append(opts, signer.LegacyUnlogged())
+		}
+		lg, err := w.signer.SignLegacy(s.Statement(target.Repository()), ca.Identity{Identity: c.Signer.Identity, Issuer: c.Signer.Issuer}, c.SignedAt, opts...)
 		if err != nil {
 			return nil, err
 		}
 		if _, err := publish.PublishLegacyAttestation(ctx, target, s.ManifestDigest, []publish.LegacyLayer{{
-			Envelope:      lg.Envelope,
-			PredicateType: s.Spec.PredicateType,
-			Certificate:   string(lg.CertPEM),
-			Chain:         string(lg.ChainPEM),
-			Bundle:        string(lg.Bundle),
+			Envelope:         lg.Envelope,
+			PredicateType:    s.Spec.PredicateType,
+			Certificate:      string(lg.CertPEM),
+			Chain:            string(lg.ChainPEM),
+			Bundle:           string(lg.Bundle),
+			RFC3161Timestamp: string(lg.RFC3161Timestamp),
 		}}); err != nil {
 			return nil, err
 		}
@@ -225,7 +251,7 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 		Unsigned:      c.Unsigned,
 		Denormalized:  c.PointerExtraKeys,
 	}
-	if !c.Unsigned && !c.OmitLogIndex {
+	if !c.Unsigned && !c.OmitLogIndex && !c.LegacyUnlogged {
 		idx := bp.LogIndex
 		if c.WrongLogIndex {
 			// Another entry that exists: a copy-paste slip, not a typo.

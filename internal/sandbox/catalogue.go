@@ -141,6 +141,12 @@ func DemoCases(now time.Time) []Case {
 		{Name: "flat-v3-edit", Recipe: h100Flat, Signer: nvidia, Layout: gitrepo.LayoutFlat, PredicateType: publish.PredicateV1, SignedAt: ago(11, 0), Expect: ok},
 		{Name: "removed-pointer", Recipe: l40sInference, Signer: nvidia, SignedAt: ago(7, 0), RemovedAt: ago(6, 0), Expect: ok},
 		{Name: "legacy-cosign-att", Recipe: a100Inference, Signer: nvidia, PredicateType: publish.PredicateV1, SignedAt: ago(18, 0), LegacyCosign: true, Expect: ok},
+		// A cosign .att attestation timestamped by the TSA instead of
+		// logged (cosign attest --tlog-upload=false --timestamp-server-url):
+		// it verifies through its RFC 3161 timestamp, with a warning that no
+		// log entry stands behind it.
+		{Name: "legacy-cosign-att-timestamped", Recipe: h100Training, Signer: partner, PredicateType: publish.PredicateV1, SignedAt: ago(9, 0),
+			LegacyCosign: true, LegacyTimestamped: true, LegacyUnlogged: true, Expect: ok},
 	}
 }
 

@@ -316,8 +316,23 @@ func TestDemoRegistry(t *testing.T) {
 			}
 			if c.LegacyCosign {
 				att := ref.Context().Tag(strings.Replace(bp.Digest, ":", "-", 1) + ".att")
-				if _, err := remote.Get(att, remote.WithContext(ctx)); err != nil {
-					t.Errorf("cosign attestation %s: %v", att, err)
+				img, err := remote.Image(att, remote.WithContext(ctx))
+				if err != nil {
+					t.Fatalf("cosign attestation %s: %v", att, err)
+				}
+				m, err := img.Manifest()
+				if err != nil || len(m.Layers) != 1 {
+					t.Fatalf("cosign attestation %s: %v layers, %v", att, len(m.Layers), err)
+				}
+				ann := m.Layers[0].Annotations
+				if got := ann[publish.AnnotationCosignRFC3161] != ""; got != c.LegacyTimestamped {
+					t.Errorf("RFC 3161 timestamp annotation present: %v, want %v", got, c.LegacyTimestamped)
+				}
+				if got := ann[publish.AnnotationCosignBundle] != ""; got == c.LegacyUnlogged {
+					t.Errorf("Rekor bundle annotation present: %v, want %v", got, !c.LegacyUnlogged)
+				}
+				if c.LegacyUnlogged && (bp.LogIndex != -1 || bp.PointerLogIndex != nil) {
+					t.Errorf("unlogged: log index %d, pointer's %v", bp.LogIndex, bp.PointerLogIndex)
 				}
 				return
 			}
@@ -421,15 +436,20 @@ func trustedMaterial(tb testing.TB, w *sandbox.World) *root.TrustedRoot {
 			BaseURL string `json:"baseUrl"`
 		} `json:"tlogs"`
 	}
-	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Tlogs) != 1 || doc.Tlogs[0].BaseURL != w.LogURL() {
-		tb.Errorf("trusted root tlogs %+v (%v), want one with baseUrl %s", doc.Tlogs, err, w.LogURL())
+	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Tlogs) != 2 || doc.Tlogs[0].BaseURL != w.LogURL() || doc.Tlogs[1].BaseURL != w.RekorV2URL() {
+		tb.Errorf("trusted root tlogs %+v (%v), want the Rekor v1 log at %s and the Rekor v2 log at %s", doc.Tlogs, err, w.LogURL(), w.RekorV2URL())
+	}
+	if n := len(tr.TimestampingAuthorities()); n != 1 {
+		tb.Errorf("trusted root names %d timestamp authorities, want the world's TSA", n)
 	}
 	return tr
 }
 
 func TestDemoBundlesVerify(t *testing.T) {
 	w, built := demo(t)
-	v, err := verify.NewVerifier(trustedMaterial(t, w), verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1))
+	// One observer timestamp: the v1 integrated time or the v2 bundle's
+	// RFC 3161 timestamp.
+	v, err := verify.NewVerifier(trustedMaterial(t, w), verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
 	if err != nil {
 		t.Fatal(err)
 	}

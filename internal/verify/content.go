@@ -262,8 +262,8 @@ func (s *state) checkPhases() outcome {
 		return warn("failures recorded in %s (passed/failed/skipped: %s)", strings.Join(fs, ", "), counts)
 	}
 	s.out.Verdict = audit.Verified
-	s.out.Detail = fmt.Sprintf("signed by %s at %s, log entry %d, %d files intact, no recorded failures",
-		signer, p.AttestedAt.UTC().Format(time.RFC3339), s.out.LogIndex, len(s.manifest.Files))
+	s.out.Detail = fmt.Sprintf("signed by %s at %s, %s, %d files intact, no recorded failures",
+		signer, p.AttestedAt.UTC().Format(time.RFC3339), s.entryPhrase(), len(s.manifest.Files))
 	if len(parts) == 0 {
 		return pass("no phases recorded")
 	}
