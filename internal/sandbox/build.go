@@ -139,6 +139,24 @@ func (w *World) Build(ctx context.Context, cases []Case) (*Built, error) {
 	return out, nil
 }
 
+// DeleteAudited deletes, by digest, the summary manifest of every case
+// with DeleteAfterAudit: call it after an audit verified (and cached) them,
+// then audit again. It returns the names of the cases deleted.
+func (w *World) DeleteAudited(ctx context.Context, built *Built) ([]string, error) {
+	var names []string
+	for i := range built.Pointers {
+		bp := &built.Pointers[i]
+		if !bp.Case.DeleteAfterAudit {
+			continue
+		}
+		if err := w.reg.Delete(ctx, bp.Case.repository()+"@"+bp.Digest); err != nil {
+			return names, fmt.Errorf("delete audited %s: %w", bp.Case.Name, err)
+		}
+		names = append(names, bp.Case.Name)
+	}
+	return names, nil
+}
+
 func checkCases(cases []Case) error {
 	names := map[string]bool{}
 	faults := map[string]*registry.Fault{}
@@ -160,6 +178,8 @@ func checkCases(cases []Case) error {
 			return fmt.Errorf("case %s: Unsigned and LegacyCosign exclude each other", c.Name)
 		case c.Era != EraV1 && c.Era != EraV2:
 			return fmt.Errorf("case %s: unknown era %q", c.Name, c.Era)
+		case c.DeleteAfterAudit && (c.DeleteAfterPublish || c.AfterDelete.Verdict == ""):
+			return fmt.Errorf("case %s: DeleteAfterAudit needs AfterDelete and excludes DeleteAfterPublish", c.Name)
 		case c.Era == EraV2 && c.LegacyCosign:
 			return fmt.Errorf("case %s: a legacy cosign attestation is a Rekor v1 entry, not EraV2", c.Name)
 		case (c.LegacyTimestamped || c.LegacyUnlogged) && !c.LegacyCosign:

@@ -185,8 +185,18 @@ type Case struct {
 	// Fault makes the case's repository misbehave once the world is built:
 	// Status 403 (forbidden), 500 or 429 (flaky: no-verdict).
 	Fault *registry.Fault
+	// DeleteAfterAudit deletes the summary manifest only when
+	// World.DeleteAudited is called — after a first audit verified the
+	// bundle and cached its signature — so that a later audit must prove
+	// it from that cache (the only way a Rekor v2 entry can be tied to a
+	// digest). Expect is the verdict before, AfterDelete the one after.
+	DeleteAfterAudit bool
+	// AfterDelete is the verdict an auditor must reach once
+	// DeleteAudited removed the bytes; only with DeleteAfterAudit.
+	AfterDelete Expectation
 
-	// Expect is the verdict an auditor must reach.
+	// Expect is the verdict an auditor must reach on the world as Build
+	// leaves it.
 	Expect Expectation
 }
 

@@ -111,9 +111,10 @@ func DemoCases(now time.Time) []Case {
 			Fault: &registry.Fault{Status: 500}, Expect: Expectation{Verdict: NoVerdict, Class: ClassTransient, Age: AgeFresh}},
 		{Name: "flaky-429", Recipe: a100Flaky, Signer: SignerLab, SignedAt: ago(0, 27), Repository: RepoBusy,
 			Fault: &registry.Fault{Status: 429, RetryAfter: time.Second}, Expect: Expectation{Verdict: NoVerdict, Class: ClassTransient, Age: AgeFresh}},
-		// Bytes gone, the log entry stays: the Rekor fallback (issue 5)
-		// proves the entry from the log — by the pointer's rekorLogIndex,
-		// or through the index search for the digest when it names none.
+		// Bytes gone before any audit, the log entry stays: the Rekor v1
+		// fallback (issue 5) proves the entry from the log alone — by the
+		// pointer's rekorLogIndex, or through the index search for the
+		// digest when it names none.
 		{Name: "deleted-bundle", Recipe: gb200Dynamo, Signer: nvidia, SignedAt: ago(4, 0), DeleteAfterPublish: true,
 			Expect: Expectation{Verdict: RekorOnly, Age: AgeFresh}},
 		{Name: "deleted-no-log-index", Recipe: gb200Dynamo, Signer: partner, SignedAt: ago(4, 5), OmitLogIndex: true, DeleteAfterPublish: true,
@@ -122,6 +123,17 @@ func DemoCases(now time.Time) []Case {
 		// entry: the log's index does not tie it to the digest, nothing
 		// proves the evidence.
 		{Name: "deleted-wrong-log-index", Recipe: h200Inference, Signer: nvidia, SignedAt: ago(4, 10), WrongLogIndex: true, DeleteAfterPublish: true,
+			Expect: bad(ClassNotFound)},
+		// The Rekor v2 era (SPEC §2.2): a hashedrekord entry in the v2 log,
+		// a C2SP checkpoint and an RFC 3161 timestamp, no SET. Verified from
+		// the registry; deleted after an audit verified and cached it, it is
+		// proven from that cache and the log's tiles; deleted before any
+		// audit, nothing can tie a v2 entry to its digest (no search, no
+		// statement in the log).
+		{Name: "good-v2-rekor", Recipe: h200Inference, Signer: partner, SignedAt: ago(0, 22), Era: EraV2, Expect: ok},
+		{Name: "deleted-v2-after-audit", Recipe: gb200Training, Signer: nvidia, SignedAt: ago(1, 12), Era: EraV2, DeleteAfterAudit: true,
+			Expect: ok, AfterDelete: Expectation{Verdict: RekorOnly, Age: AgeFresh}},
+		{Name: "deleted-v2-never-audited", Recipe: a100Flaky, Signer: nvidia, SignedAt: ago(2, 3), Era: EraV2, DeleteAfterPublish: true,
 			Expect: bad(ClassNotFound)},
 		// The namespace went private (SPEC §3 counts 403 among "bytes
 		// lost"), and here too the pointer names another entry: with no log

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -577,6 +578,9 @@ func TestBuildRejects(t *testing.T) {
 		{"duplicate names", dup},
 		{"fault on a shared repository", shared},
 		{"no signing time", []sandbox.Case{{Name: "x", Recipe: "h100-eks-ubuntu-training"}}},
+		{"unknown era", []sandbox.Case{{Name: "x", Recipe: "h100-eks-ubuntu-training", SignedAt: now, Era: "rekor-v3"}}},
+		{"legacy cosign in the v2 era", []sandbox.Case{{Name: "x", Recipe: "h100-eks-ubuntu-training", SignedAt: now, Era: sandbox.EraV2, LegacyCosign: true}}},
+		{"delete after audit without the verdict after", []sandbox.Case{{Name: "x", Recipe: "h100-eks-ubuntu-training", SignedAt: now, DeleteAfterAudit: true}}},
 	} {
 		if _, err := startWorld(t).Build(ctx, tt.cases); err == nil {
 			t.Errorf("%s: Build succeeded", tt.name)
@@ -637,5 +641,57 @@ func TestWithSeed(t *testing.T) {
 	}
 	if c := startWorld(t); c.Log().LogID() == a.Log().LogID() {
 		t.Error("an unseeded world has the seeded log's key")
+	}
+}
+
+// TestDemoRekorV2: a v2 case's bundle entry is the v2 log's entry at its
+// index, under a checkpoint whose origin is the host of the log's URL.
+func TestDemoRekorV2(t *testing.T) {
+	w, built := demo(t)
+	bp := built.Pointer("good-v2-rekor")
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(bp.Bundle); err != nil {
+		t.Fatal(err)
+	}
+	tle := b.GetVerificationMaterial().GetTlogEntries()[0]
+	if tle.GetIntegratedTime() != 0 || len(b.GetVerificationMaterial().GetTimestampVerificationData().GetRfc3161Timestamps()) != 1 {
+		t.Errorf("v2 bundle: integrated time %d, %d RFC 3161 timestamps; want none and one", tle.GetIntegratedTime(),
+			len(b.GetVerificationMaterial().GetTimestampVerificationData().GetRfc3161Timestamps()))
+	}
+	e, err := w.RekorV2().Entry(uint64(bp.LogIndex))
+	if err != nil || !bytes.Equal(e.GetCanonicalizedBody(), tle.GetCanonicalizedBody()) {
+		t.Errorf("v2 log entry %d (%v) is not the bundle's entry", bp.LogIndex, err)
+	}
+	u, _ := url.Parse(w.RekorV2URL())
+	if cp := tle.GetInclusionProof().GetCheckpoint().GetEnvelope(); !strings.HasPrefix(cp, u.Hostname()+"\n") {
+		t.Errorf("checkpoint origin: %q, want %s", cp, u.Hostname())
+	}
+}
+
+// TestDeleteAudited: DeleteAudited removes exactly the DeleteAfterAudit
+// cases' manifests.
+func TestDeleteAudited(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	w := startWorld(t)
+	cases := sandbox.ScaleCases(2, now)
+	cases[1].Era, cases[1].DeleteAfterAudit = sandbox.EraV2, true
+	cases[1].AfterDelete = sandbox.Expectation{Verdict: sandbox.RekorOnly, Age: sandbox.AgeFresh}
+	built, err := w.Build(ctx, cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := status(t, w, &built.Pointers[1]); got != 200 {
+		t.Fatalf("before DeleteAudited: %d", got)
+	}
+	names, err := w.DeleteAudited(ctx, built)
+	if err != nil || len(names) != 1 || names[0] != cases[1].Name {
+		t.Fatalf("DeleteAudited: %v, %v", names, err)
+	}
+	if got, _ := status(t, w, &built.Pointers[1]); got != 404 {
+		t.Errorf("deleted case: %d, want 404", got)
+	}
+	if got, _ := status(t, w, &built.Pointers[0]); got != 200 {
+		t.Errorf("other case: %d, want 200", got)
 	}
 }
