@@ -25,7 +25,10 @@
 //     KindInvalidRef → invalid/schema, KindTransient and KindCanceled →
 //     no-verdict. Transient failures (429, 5xx, timeouts, DNS, resets,
 //     bodies cut short) are retried with capped exponential backoff,
-//     jitter and Retry-After before being returned.
+//     jitter and Retry-After before being returned. Whether a body was cut
+//     short or is complete but different is decided in one place,
+//     body.judge (body.go), from the Content-Length, the descriptor's size
+//     and digest, and whether a manifest or index is whole JSON.
 //
 // Decisions where the SPEC is silent:
 //

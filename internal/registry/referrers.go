@@ -176,14 +176,19 @@ func (c *Client) referrersAPI(ctx context.Context, t target, digest string) (des
 		var resp *response
 		err := c.do(ctx, "referrers", at, func(ctx context.Context) error {
 			var err error
-			resp, err = c.fetch(ctx, t, http.MethodGet, next, []string{MediaTypeOCIIndex}, c.o.limits.Manifest, -1,
+			resp, err = c.fetch(ctx, t, http.MethodGet, next, []string{MediaTypeOCIIndex}, body{limit: c.o.limits.Manifest, size: -1},
 				http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusNotAcceptable)
+			if err == nil && isIndex(resp) {
+				// Only an index answer is held to JSON: a registry without
+				// the API may answer 200 with anything.
+				err = body{limit: c.o.limits.Manifest, size: -1, json: true}.judge(resp.body, resp.framed)
+			}
 			return err
 		})
 		if err != nil {
 			return nil, false, err
 		}
-		if resp.status != http.StatusOK || mediaTypeOf(resp.header.Get("Content-Type")) != MediaTypeOCIIndex {
+		if !isIndex(resp) {
 			if page == 0 {
 				return nil, false, nil
 			}
@@ -197,6 +202,12 @@ func (c *Client) referrersAPI(ctx context.Context, t target, digest string) (des
 		next = nextLink(resp.url, resp.header.Get("Link"))
 	}
 	return descs, true, nil
+}
+
+// isIndex reports whether a Referrers API answer is an image index, which
+// is what tells a registry that serves the API from one that does not.
+func isIndex(resp *response) bool {
+	return resp.status == http.StatusOK && mediaTypeOf(resp.header.Get("Content-Type")) == MediaTypeOCIIndex
 }
 
 // nextLink returns the rel="next" target of a Link header, resolved
