@@ -12,6 +12,7 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/registry"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/ca"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/gitrepo"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/publish"
 	sbreg "github.com/evidence-auditd/evidence-auditd/internal/sandbox/registry"
@@ -85,6 +86,15 @@ func newRealWorld(t *testing.T, referrersAPI bool) *realWorld {
 	}
 }
 
+// signer signs with the world's CA and Rekor v1 log (a dsse entry with
+// an inclusion proof and a signed entry timestamp).
+func (rw *realWorld) signer() publish.StatementSigner {
+	return publish.SignerFunc(func(st []byte, id publish.Identity, at time.Time) ([]byte, int64, error) {
+		b, info, err := rw.w.Signer().Sign(st, ca.Identity{Identity: id.SAN, Issuer: id.Issuer}, at)
+		return b, info.LogIndex, err
+	})
+}
+
 // signedPointer is a summary published with alice's signature and the
 // pointer naming it.
 type signedPointer struct {
@@ -106,7 +116,7 @@ func (rw *realWorld) publish(t *testing.T, runID string, o pointerOpts) signedPo
 	}
 	var signer publish.StatementSigner
 	if !o.unsigned {
-		signer = rw.w.StatementSigner()
+		signer = rw.signer()
 	}
 	p, err := rw.pub.Publish(context.Background(), rw.target, s, signer, alice, signedAt, publish.AttachAuto)
 	if err != nil {
@@ -133,7 +143,7 @@ func (rw *realWorld) sign(t *testing.T, sp signedPointer, of *publish.Summary, i
 	if of == nil {
 		of = sp.sum
 	}
-	b, _, err := rw.w.StatementSigner().Sign(of.Statement(rw.target.Repository()), id, at)
+	b, _, err := rw.signer().Sign(of.Statement(rw.target.Repository()), id, at)
 	if err != nil {
 		t.Fatal(err)
 	}
