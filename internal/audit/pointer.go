@@ -71,9 +71,12 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 		r.finishAge(&res, v, p, &ver, opts)
 		return res, nil
 	}
-	res.Checks = append(res.Checks, Check{Name: "fetch", Status: CheckPass,
-		Detail: fmt.Sprintf("manifest, layer and signature (%s, via %s) fetched by digest", ev.Signature.Kind, ev.Signature.Via)})
-	ver := r.Verifier.Verify(ev, want)
+	fetched := fmt.Sprintf("manifest, layer and signature (%s, via %s) fetched by digest", ev.Signature.Kind, ev.Signature.Via)
+	if n := len(ev.Alternatives); n > 0 {
+		fetched += fmt.Sprintf(", and %d older signature%s", n, plural(n))
+	}
+	res.Checks = append(res.Checks, Check{Name: "fetch", Status: CheckPass, Detail: fetched})
+	ver, sig := r.verifySignatures(ev, want)
 	r.apply(&res, ver)
 	res.VerifiedVia = ViaOCI
 	var cache *CachedBundle
@@ -84,7 +87,7 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 			Digest: a.Bundle.Digest, BundleJSON: ver.BundleJSON, StatementJSON: ver.StatementJSON,
 			TrustRoot: r.Verifier.TrustRoot(), VerifierVersion: r.Verifier.Version(), VerifiedAt: res.CheckedAt,
 			LogIndex: ver.LogIndex, IntegratedTime: ver.IntegratedTime,
-			LayerDigest: ev.LayerDigest, ReferrerDigest: ev.Signature.ReferrerDigest, OCI: a.Bundle.OCI,
+			LayerDigest: ev.LayerDigest, ReferrerDigest: sig.ReferrerDigest, OCI: a.Bundle.OCI,
 		}
 	}
 	r.finishAge(&res, v, p, &ver, opts)
