@@ -242,7 +242,7 @@ func TestNewerUnusableReferrerFallsBackToOlder(t *testing.T) {
 		}},
 		{"re-signed, the pointer names the first log entry", pointerOpts{}, func(t *testing.T, rw *realWorld, sp signedPointer) (string, []string) {
 			return rw.attach(t, sp, publish.Referrer{Bundle: rw.sign(t, sp, nil, alice, newer), At: newer}),
-				[]string{"invalid/integrity", "log index"}
+				[]string{"invalid/identity", "log index"}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
