@@ -25,6 +25,10 @@ func (s candidateSource) Fetch(_ context.Context, _, digest string) (*audit.Evid
 	return ev, nil
 }
 
+func (candidateSource) Layer(context.Context, string, *audit.Evidence) (*audit.Layer, error) {
+	return &audit.Layer{}, nil
+}
+
 func (candidateSource) Probe(context.Context, string, string, string, string) error { return nil }
 
 // scriptedVerifier fails each bundle at the check its JSON names

@@ -71,12 +71,15 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 		r.finishAge(&res, v, p, &ver, opts)
 		return res, nil
 	}
-	fetched := fmt.Sprintf("manifest, layer and signature (%s, via %s) fetched by digest", ev.Signature.Kind, ev.Signature.Via)
-	if n := len(ev.Alternatives); n > 0 {
-		fetched += fmt.Sprintf(", and %d older signature%s", n, plural(n))
+	ver, sig, layer, err := r.verifySignatures(ctx, a.Bundle.OCI, ev, want)
+	defer layer.release()
+	if err != nil { // the layer could not be fetched
+		ver := r.fetchFailure(ctx, want, err)
+		r.apply(&res, ver)
+		r.finishAge(&res, v, p, &ver, opts)
+		return res, nil
 	}
-	res.Checks = append(res.Checks, Check{Name: "fetch", Status: CheckPass, Detail: fetched})
-	ver, sig := r.verifySignatures(ev, want)
+	res.Checks = append(res.Checks, Check{Name: "fetch", Status: CheckPass, Detail: fetchedDetail(ev, layer != nil)})
 	r.apply(&res, ver)
 	res.VerifiedVia = ViaOCI
 	var cache *CachedBundle
@@ -92,6 +95,23 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 	}
 	r.finishAge(&res, v, p, &ver, opts)
 	return res, cache
+}
+
+// fetchedDetail says what the fetch check fetched: the layer only when a
+// signature passed its signed checks (signature first).
+func fetchedDetail(ev *Evidence, layer bool) string {
+	what := "manifest, layer and signature"
+	if !layer {
+		what = "manifest and signature"
+	}
+	d := fmt.Sprintf("%s (%s, via %s) fetched by digest", what, ev.Signature.Kind, ev.Signature.Via)
+	if n := len(ev.Alternatives); n > 0 {
+		d += fmt.Sprintf(", and %d older signature%s", n, plural(n))
+	}
+	if !layer {
+		d += "; the layer was not fetched, since no signature passed its signature checks"
+	}
+	return d
 }
 
 // CheckPointerKeys names the warning check that lists a pointer's keys

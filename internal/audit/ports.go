@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -33,11 +35,16 @@ var (
 )
 
 // Evidence is what a Source fetched for one pointer: the summary bundle's
-// files and the signatures attached to it.
+// manifest facts, the signatures attached to it and, once Source.Layer
+// delivered them, its files.
 type Evidence struct {
-	ManifestDigest string            // the pinned digest, verified
-	LayerDigest    string            // for the fast path's probes
-	Files          map[string][]byte // the layer, extracted (bounded, no links, no escapes)
+	ManifestDigest string // the pinned digest, verified
+	LayerDigest    string // for Source.Layer and the fast path's probes
+	LayerSize      int64  // the layer descriptor's size, for Source.Layer
+	// Files are the layer's files (bounded, no links, no escapes), keyed by
+	// clean relative path; nil until Source.Layer delivered them. The audit
+	// fetches them only for a signature whose signed checks passed.
+	Files map[string]File
 	// Signature is the preferred signature: the newest usable Sigstore
 	// bundle referrer, or the legacy cosign attestation.
 	Signature Signature
@@ -49,6 +56,44 @@ type Evidence struct {
 	// use — a bundle blob gone or over the size limit, wrong bytes, a
 	// referrer that holds no single bundle — for the verdict's detail.
 	Skipped []SkippedSignature
+}
+
+// File is one file of a summary bundle's layer: its size and sha256, and
+// its content when verification reads it in full (ReadInFull).
+type File struct {
+	Size   int64
+	SHA256 string // "sha256:<64 lowercase hex>"
+	Data   []byte // the content; nil unless the path is in ReadInFull (a Source may keep more)
+}
+
+// FileOf describes data in full: size, sha256 and content.
+func FileOf(data []byte) File {
+	sum := sha256.Sum256(data)
+	return File{Size: int64(len(data)), SHA256: "sha256:" + hex.EncodeToString(sum[:]), Data: data}
+}
+
+// ReadInFull are the files of a summary bundle whose content verification
+// reads (SPEC §2.2): manifest.json, parsed for the inventory, and
+// recipe.yaml, canonicalized for the recipe digest. Every other file is
+// judged by its size and sha256 alone, so a Source need not hold it in
+// memory (issue 15: a bundle's files cost what these two weigh, not what
+// the layer inflates to).
+var ReadInFull = []string{evidence.ManifestFileName, evidence.RecipeFileName}
+
+// Layer is a summary bundle's files as Source.Layer extracted them. They
+// hold part of the run's memory budget until Release.
+type Layer struct {
+	Files map[string]File
+	// Release gives the memory back; nil when the Source holds none.
+	Release func()
+}
+
+// release calls l.Release once l is done with; nil-safe.
+func (l *Layer) release() {
+	if l != nil && l.Release != nil {
+		l.Release()
+		l.Release = nil
+	}
 }
 
 // SkippedSignature is a signature candidate a Source could not use.
@@ -91,9 +136,16 @@ type LegacyLayer struct {
 // Source fetches evidence from OCI registries. The registry package
 // satisfies it; errors wrap the Err* sentinels above.
 type Source interface {
-	// Fetch gets the summary bundle pinned by digest (the tag in oci is
-	// ignored) and its attached signature.
+	// Fetch gets the summary manifest pinned by digest (the tag in oci is
+	// ignored) and the signatures attached to it — everything but the
+	// layer, so that Evidence.Files is nil.
 	Fetch(ctx context.Context, oci, digest string) (*Evidence, error)
+	// Layer downloads and extracts the layer that Fetch found
+	// (ev.LayerDigest, ev.LayerSize). The audit asks for it only once a
+	// signature's signed checks passed, so that a pointer with no usable
+	// signature never costs a layer download (issue 15: signature first),
+	// and releases it when the pointer is decided.
+	Layer(ctx context.Context, oci string, ev *Evidence) (*Layer, error)
 	// Probe checks that the manifest, its layer and the signature's
 	// manifest still exist, without downloading them (the fast path).
 	Probe(ctx context.Context, oci, digest, layerDigest, referrerDigest string) error
@@ -125,6 +177,25 @@ type Verification struct {
 	SignedAt       time.Time // predicate attestedAt, trusted once the signature verified
 	Phases         map[string]PhaseCounts
 }
+
+// StagedVerifier is a Verifier that judges a signature before the bundle's
+// files are fetched. VerifySigned runs every check that needs no file —
+// the signature, the signer and the signed statement — and returns the
+// final verification and nil when one of them fails; when all pass it
+// returns the ContentCheck that finishes the same verification with the
+// files. Either way the outcome is exactly what Verify would have returned
+// for the evidence with its files.
+//
+// The audit uses it when the Verifier offers it; with a plain Verifier it
+// fetches the files before verifying.
+type StagedVerifier interface {
+	Verifier
+	VerifySigned(ev *Evidence, want Expectation) (Verification, ContentCheck)
+}
+
+// ContentCheck finishes a verification whose signed checks passed, with
+// the summary bundle's files.
+type ContentCheck func(files map[string]File) Verification
 
 // Verifier checks fetched evidence against the trusted root and the
 // pointer. Implementations are safe for concurrent use and build their

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -29,23 +30,58 @@ const CheckSignatureCandidates = "signature-candidates"
 // candidate the verifier could not decide wins over every invalid one: it
 // might have verified. The detail names what was wrong with each of the
 // others. The returned Signature is the one the verdict rests on.
-func (r *Runner) verifySignatures(ev *Evidence, want Expectation) (Verification, Signature) {
+//
+// Signature first (issue 15): each candidate's signed checks run before the
+// summary bundle's layer is fetched, and the layer is fetched once, for the
+// first candidate that passes them. A bundle none of whose signatures holds
+// never costs a layer download; layer is then nil. err is the layer's fetch
+// error, for the caller to judge as any fetch failure. The caller releases
+// layer.
+func (r *Runner) verifySignatures(ctx context.Context, oci string, ev *Evidence, want Expectation) (ver Verification, sig Signature, layer *Layer, err error) {
 	sigs := append([]Signature{ev.Signature}, ev.Alternatives...)
+	staged := r.staged()
 	var tried []Verification
 	best := -1
 	for i, sig := range sigs {
 		one := *ev
 		one.Signature, one.Alternatives, one.Skipped = sig, nil, nil
-		ver := r.Verifier.Verify(&one, want)
+		ver, finish := staged.VerifySigned(&one, want)
+		if finish != nil {
+			if layer == nil {
+				if layer, err = r.Source.Layer(ctx, oci, ev); err != nil {
+					return Verification{}, Signature{}, nil, err
+				}
+			}
+			ver = finish(layer.Files)
+		}
 		if ver.Verdict.Healthy() {
-			return withCandidates(ver, ev, sigs, tried, i), sig
+			return withCandidates(ver, ev, sigs, tried, i), sig, layer, nil
 		}
 		tried = append(tried, ver)
 		if best < 0 || progress(ver) > progress(tried[best]) {
 			best = i
 		}
 	}
-	return withCandidates(tried[best], ev, sigs, tried, best), sigs[best]
+	return withCandidates(tried[best], ev, sigs, tried, best), sigs[best], layer, nil
+}
+
+// staged is the Runner's Verifier as a StagedVerifier. A plain Verifier's
+// checks cannot be split, so all of them wait for the files.
+func (r *Runner) staged() StagedVerifier {
+	if sv, ok := r.Verifier.(StagedVerifier); ok {
+		return sv
+	}
+	return unstaged{r.Verifier}
+}
+
+type unstaged struct{ Verifier }
+
+func (u unstaged) VerifySigned(ev *Evidence, want Expectation) (Verification, ContentCheck) {
+	return Verification{}, func(files map[string]File) Verification {
+		one := *ev
+		one.Files = files
+		return u.Verify(&one, want)
+	}
 }
 
 // progress ranks a failed verification by how far it got: the index of

@@ -45,7 +45,30 @@ type body struct {
 // therefore never called tampered: the auditor cannot tell it from an
 // outage, and says no-verdict (SPEC §3, "outages are never tampering").
 func (w body) judge(b []byte, framed bool) error {
-	n := int64(len(b))
+	return w.judgeContent(heldBody(b), framed)
+}
+
+// content is a body read to its end: held in memory, or streamed through
+// a hash (a summary layer, which is extracted as it arrives and never
+// held).
+type content interface {
+	size() int64
+	// digestErr is verifyDigest's answer for the whole body.
+	digestErr(digest string) error
+	// validJSON reports whether the body is one JSON document; a streamed
+	// body is never asked (blobs are not JSON).
+	validJSON() bool
+}
+
+type heldBody []byte
+
+func (b heldBody) size() int64                   { return int64(len(b)) }
+func (b heldBody) digestErr(digest string) error { return verifyDigest(b, digest) }
+func (b heldBody) validJSON() bool               { return json.Valid(b) }
+
+// judgeContent is judge for a body held or streamed.
+func (w body) judgeContent(b content, framed bool) error {
+	n := b.size()
 	if n > w.limit {
 		return integrityf("response exceeds the %d-byte limit", w.limit)
 	}
@@ -58,17 +81,17 @@ func (w body) judge(b []byte, framed bool) error {
 	// Bytes that hash to the pinned digest are complete whatever they hold.
 	complete := framed
 	if w.digest != "" {
-		err := verifyDigest(b, w.digest)
+		err := b.digestErr(w.digest)
 		switch {
 		case err == nil:
 			complete = true
-		case framed || w.size >= 0 || !w.json || json.Valid(b):
+		case framed || w.size >= 0 || !w.json || b.validJSON():
 			return err
 		default:
 			return cutShort("%d bytes that are not a whole JSON document", n)
 		}
 	}
-	if w.json && !json.Valid(b) {
+	if w.json && !b.validJSON() {
 		if !complete {
 			return cutShort("%d bytes that are not a whole JSON document", n)
 		}

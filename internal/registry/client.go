@@ -267,8 +267,45 @@ const errBodyLimit = 64 << 10
 // fetch performs one request on t's repository and reads the body. A
 // status not in ok becomes a *statusError. A 200 body is judged against
 // want (see body.judge): cut short is a transport failure, other bytes an
-// integrity error.
+// integrity error. While a body is read it holds its declared length (or,
+// while unknown, want.limit) of the run's memory budget.
 func (c *Client) fetch(ctx context.Context, t target, method, rawURL string, accept []string, want body, ok ...int) (*response, error) {
+	resp, err := c.open(ctx, t, method, rawURL, accept, ok...)
+	if err != nil {
+		return nil, err
+	}
+	defer closeBody(resp)
+	out := &response{status: resp.StatusCode, header: resp.Header, url: resp.Request.URL, framed: resp.ContentLength >= 0}
+	if method == http.MethodHead || resp.StatusCode != http.StatusOK {
+		return out, nil
+	}
+	if err := want.checkDeclared(resp.ContentLength); err != nil {
+		return nil, err
+	}
+	hold := want.limit
+	if resp.ContentLength >= 0 {
+		hold = resp.ContentLength
+	}
+	res, err := c.o.budget.Acquire(ctx, hold)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Release()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, want.limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	if err := want.judge(b, out.framed); err != nil {
+		return nil, err
+	}
+	out.body = b
+	return out, nil
+}
+
+// open sends one request on t's repository and returns the response with
+// its body unread; the caller closes it with closeBody. A status not in ok
+// becomes a *statusError (the body read for its OCI error code and closed).
+func (c *Client) open(ctx context.Context, t target, method, rawURL string, accept []string, ok ...int) (*http.Response, error) {
 	rt, err := c.transportFor(ctx, t)
 	if err != nil {
 		return nil, err
@@ -285,40 +322,33 @@ func (c *Client) fetch(ctx context.Context, t target, method, rawURL string, acc
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		// Drain a little so the connection can be reused.
-		io.Copy(io.Discard, io.LimitReader(resp.Body, errBodyLimit))
-		resp.Body.Close()
-	}()
-	good := false
 	for _, s := range ok {
 		if resp.StatusCode == s {
-			good = true
+			return resp, nil
 		}
 	}
-	if !good {
-		return nil, readStatusError(resp)
+	defer closeBody(resp)
+	return nil, readStatusError(resp)
+}
+
+// closeBody drains a little of what is left, so the connection can be
+// reused, and closes the body.
+func closeBody(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, errBodyLimit))
+	resp.Body.Close()
+}
+
+// checkDeclared refuses, unread, a body whose declared length (-1: none)
+// is over the limit or not the descriptor's size: a declared length is the
+// whole body (judge, rule 2).
+func (w body) checkDeclared(length int64) error {
+	if length > w.limit {
+		return integrityf("response of %d bytes exceeds the %d-byte limit", length, w.limit)
 	}
-	out := &response{status: resp.StatusCode, header: resp.Header, url: resp.Request.URL, framed: resp.ContentLength >= 0}
-	if method == http.MethodHead || resp.StatusCode != http.StatusOK {
-		return out, nil
+	if w.size >= 0 && length >= 0 && length != w.size {
+		return integrityf("response of %d bytes, descriptor says %d", length, w.size)
 	}
-	// A declared length is the whole body (judge, rule 2): refuse it unread.
-	if resp.ContentLength > want.limit {
-		return nil, integrityf("response of %d bytes exceeds the %d-byte limit", resp.ContentLength, want.limit)
-	}
-	if want.size >= 0 && resp.ContentLength >= 0 && resp.ContentLength != want.size {
-		return nil, integrityf("response of %d bytes, descriptor says %d", resp.ContentLength, want.size)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, want.limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read body: %w", err)
-	}
-	if err := want.judge(b, out.framed); err != nil {
-		return nil, err
-	}
-	out.body = b
-	return out, nil
+	return nil
 }
 
 func checkRedirect(req *http.Request, via []*http.Request) error {

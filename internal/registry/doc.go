@@ -8,8 +8,20 @@
 //   - FetchSummary: a summary bundle (SPEC §2.2) fetched as
 //     repository@digest only — the locator's tag is never trusted — with
 //     every read size-bounded (Limits) and digest-verified;
+//   - the audit's Source (evidence.go, layer.go): Fetch reads the manifest
+//     and the signatures side by side; Layer, which the audit calls only
+//     once a signature holds (issue 15: signature first), streams the
+//     layer through gunzip, untar and sha256 as it arrives, keeping in
+//     memory only the files verification reads (audit.ReadInFull) and
+//     digest-verifying the blob when it ends;
 //   - ExtractLayer: the bundle's tar+gzip layer into memory, refusing path
-//     escapes, links, devices, duplicates and oversize content;
+//     escapes, links, devices, duplicates and oversize content (the same
+//     walk, walkLayer, that Layer streams through);
+//   - the memory budget (WithBudget): every body read and every file kept
+//     holds its size of the run's budget while in memory; a kept file that
+//     does not fit is never waited for while others are held (Layer reads
+//     the layer again once it holds all it needs), so the budget cannot
+//     deadlock;
 //   - FindSigstoreBundle: the Sigstore bundle referrers (Referrers API,
 //     then the sha256-<hex> tag schema), or a legacy cosign .att
 //     attestation, returned raw; verification belongs to the caller;
@@ -56,6 +68,6 @@
 // The client keeps one authenticated transport per repository for its
 // lifetime (a ping and token exchange each); it starts no goroutines.
 //
-// registry must not import other internal packages; audit consumes it
-// through its own interfaces.
+// registry imports internal/audit (the port it implements) and
+// internal/budget; it must not import any other internal package.
 package registry

@@ -9,26 +9,34 @@ import (
 
 var _ audit.Source = (*Client)(nil)
 
-// Fetch implements audit.Source: the summary bundle pinned by digest,
-// extracted within the client's tar limits, and its attached signature.
-// Errors are *FetchError, which match the audit.Err* classes.
+// Fetch implements audit.Source: the summary manifest pinned by digest (and
+// its config) and the signatures attached to it, fetched side by side —
+// everything but the layer, which Layer streams once a signature holds.
+// Errors are *FetchError, which match the audit.Err* classes; when both
+// fail, the manifest's error is the one returned (a bundle that is gone is
+// gone, whatever its signatures).
 func (c *Client) Fetch(ctx context.Context, oci, digest string) (*audit.Evidence, error) {
-	sum, err := c.FetchSummary(ctx, oci, digest)
+	var (
+		att    *Attestation
+		attErr error
+		done   = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		att, attErr = c.FindSigstoreBundle(ctx, oci, digest)
+	}()
+	sum, err := c.fetchSummaryManifest(ctx, oci, digest)
+	<-done
 	if err != nil {
 		return nil, err
 	}
-	files, err := sum.Files(c.o.tar)
-	if err != nil {
-		return nil, &FetchError{Op: "extract layer", Ref: sum.Ref(), Kind: KindIntegrity, Err: err}
-	}
-	att, err := c.FindSigstoreBundle(ctx, oci, digest)
-	if err != nil {
-		return nil, err
+	if attErr != nil {
+		return nil, attErr
 	}
 	ev := &audit.Evidence{
 		ManifestDigest: sum.Digest,
 		LayerDigest:    sum.LayerDescriptor.Digest,
-		Files:          files,
+		LayerSize:      sum.LayerDescriptor.Size,
 		Signature: audit.Signature{
 			BundleJSON:     att.BundleJSON,
 			ReferrerDigest: att.ReferrerDigest,

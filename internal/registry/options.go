@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/budget"
 )
 
 // Defaults of the Client's options.
@@ -82,6 +84,7 @@ type options struct {
 	perHost      int
 	maxReferrers int
 	userAgent    string
+	budget       *budget.Budget
 }
 
 // Option configures a Client. Each option validates its own argument; a
@@ -289,6 +292,19 @@ func WithTarLimits(l TarLimits) Option {
 func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option {
 	return func(o *options) error {
 		o.wrap = wrap
+		return nil
+	}
+}
+
+// WithBudget makes every body the client reads — manifests, indexes,
+// signature bundles, and the files of a summary layer that verification
+// reads in full — hold its size of b while it is in memory, waiting when b
+// is spent (issue 15: one memory budget for the run). A summary layer
+// itself is never held: Files extracts it as it arrives. Default: no
+// budget, each read bounded only by Limits.
+func WithBudget(b *budget.Budget) Option {
+	return func(o *options) error {
+		o.budget = b
 		return nil
 	}
 }

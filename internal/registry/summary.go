@@ -87,11 +87,29 @@ func (s *Summary) Files(lim TarLimits) (map[string][]byte, error) {
 // schema 2) with exactly one gzip-compressed tar layer (media type ending
 // in "+gzip", or Docker's rootfs tar.gzip; non-distributable layers are
 // refused). Manifest, config and layer are size-bounded and digest-verified.
+// The layer is held in memory; the audit streams it instead (Layer).
 //
 // Errors are *FetchError: KindGone when the manifest or layer is not
 // served, KindIntegrity when the bytes are wrong, KindTransient after
 // retries, and so on.
 func (c *Client) FetchSummary(ctx context.Context, ref, digest string) (*Summary, error) {
+	s, err := c.fetchSummaryManifest(ctx, ref, digest)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.parseTarget("fetch summary", ref)
+	if err != nil {
+		return nil, err
+	}
+	if s.Layer, err = c.getBlob(ctx, t, s.LayerDescriptor, c.o.limits.Layer, "get layer"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// fetchSummaryManifest is FetchSummary without the layer: the manifest
+// checked as FetchSummary describes, and the config blob.
+func (c *Client) fetchSummaryManifest(ctx context.Context, ref, digest string) (*Summary, error) {
 	const op = "fetch summary"
 	t, err := c.parseTarget(op, ref)
 	if err != nil {
@@ -151,9 +169,6 @@ func (c *Client) FetchSummary(ctx context.Context, ref, digest string) (*Summary
 		s.ArtifactType = m.Config.MediaType
 	}
 	if s.Config, err = c.getBlob(ctx, t, m.Config, c.o.limits.Manifest, "get config"); err != nil {
-		return nil, err
-	}
-	if s.Layer, err = c.getBlob(ctx, t, layer, c.o.limits.Layer, "get layer"); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -46,39 +46,56 @@ func (l TarLimits) withDefaults() TarLimits {
 // than MaxEntries headers, more than MaxTotalSize bytes in all, and
 // anything that is not gzip-compressed tar.
 func ExtractLayer(r io.Reader, lim TarLimits) (map[string][]byte, error) {
-	lim = lim.withDefaults()
-	fail := func(format string, args ...any) (map[string][]byte, error) {
-		return nil, &FetchError{Op: "extract layer", Kind: KindIntegrity, Err: integrityf(format, args...)}
+	files := map[string][]byte{}
+	err := walkLayer(r, lim, func(name string, size int64, content io.Reader) error {
+		b := make([]byte, size)
+		if _, err := io.ReadFull(content, b); err != nil {
+			return err
+		}
+		files[name] = b
+		return nil
+	})
+	if err != nil {
+		return nil, &FetchError{Op: "extract layer", Kind: KindIntegrity, Err: err}
 	}
+	return files, nil
+}
+
+// walkLayer gunzips and untars a summary layer and hands each regular file
+// to visit, in archive order, with its clean name, its size from the tar
+// header, and its content (exactly size bytes). It enforces everything
+// ExtractLayer refuses, before visit sees the entry; its errors are
+// integrityErrors, or visit's own wrapped with the entry's name.
+func walkLayer(r io.Reader, lim TarLimits, visit func(name string, size int64, content io.Reader) error) error {
+	lim = lim.withDefaults()
 	zr, err := gzip.NewReader(r)
 	if err != nil {
-		return fail("gzip: %v", err)
+		return integrityf("gzip: %v", err)
 	}
 	defer zr.Close()
 	tr := tar.NewReader(zr)
-	files := map[string][]byte{}
 	seen := map[string]bool{}
 	var total int64
 	for n := 0; ; n++ {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			return fail("tar: %v", err)
+			return integrityf("tar: %v", err)
 		}
 		if n >= lim.MaxEntries {
-			return fail("more than %d tar entries", lim.MaxEntries)
+			return integrityf("more than %d tar entries", lim.MaxEntries)
 		}
 		if h.Typeflag == tar.TypeXGlobalHeader {
 			continue
 		}
 		clean, err := cleanTarName(h.Name)
 		if err != nil {
-			return fail("tar entry %q: %v", h.Name, err)
+			return integrityf("tar entry %q: %v", h.Name, err)
 		}
 		if seen[clean] {
-			return fail("tar entry %q: duplicate name", h.Name)
+			return integrityf("tar entry %q: duplicate name", h.Name)
 		}
 		seen[clean] = true
 		switch h.Typeflag {
@@ -86,24 +103,25 @@ func ExtractLayer(r io.Reader, lim TarLimits) (map[string][]byte, error) {
 			continue
 		case tar.TypeReg: // the reader reports the old TypeRegA as TypeReg
 		case tar.TypeSymlink, tar.TypeLink:
-			return fail("tar entry %q: links are not allowed", h.Name)
+			return integrityf("tar entry %q: links are not allowed", h.Name)
 		default:
-			return fail("tar entry %q: type %q is not a regular file or directory", h.Name, string(rune(h.Typeflag)))
+			return integrityf("tar entry %q: type %q is not a regular file or directory", h.Name, string(rune(h.Typeflag)))
 		}
 		if h.Size < 0 || h.Size > lim.MaxEntrySize {
-			return fail("tar entry %q: %d bytes exceeds the %d-byte entry limit", h.Name, h.Size, lim.MaxEntrySize)
+			return integrityf("tar entry %q: %d bytes exceeds the %d-byte entry limit", h.Name, h.Size, lim.MaxEntrySize)
 		}
 		if total+h.Size > lim.MaxTotalSize {
-			return fail("tar contents exceed the %d-byte total limit", lim.MaxTotalSize)
+			return integrityf("tar contents exceed the %d-byte total limit", lim.MaxTotalSize)
 		}
-		b := make([]byte, h.Size)
-		if _, err := io.ReadFull(tr, b); err != nil {
-			return fail("tar entry %q: %v", h.Name, err)
+		if err := visit(clean, h.Size, tr); err != nil {
+			var ie *integrityError
+			if errors.As(err, &ie) {
+				return err
+			}
+			return integrityf("tar entry %q: %v", h.Name, err)
 		}
 		total += h.Size
-		files[clean] = b
 	}
-	return files, nil
 }
 
 // cleanTarName normalises a tar entry name to a clean relative path and

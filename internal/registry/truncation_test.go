@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/registry"
 	sbreg "github.com/evidence-auditd/evidence-auditd/internal/sandbox/registry"
 )
@@ -40,14 +41,16 @@ type truncationTarget struct {
 	endpoint sbreg.Endpoint
 	ref      func(s signedSummary) string // the path's last segment
 	find     bool                         // FindSigstoreBundle, else FetchSummary
+	stream   bool                         // Fetch and Layer, the audit's path
 }
 
 var truncationTargets = []truncationTarget{
-	{"manifest", sbreg.EndpointManifests, func(s signedSummary) string { return s.digest }, false},
-	{"layer", sbreg.EndpointBlobs, func(s signedSummary) string { return s.layerDigest }, false},
-	{"referrers index", sbreg.EndpointReferrers, func(s signedSummary) string { return s.digest }, true},
-	{"referrers tag index", sbreg.EndpointManifests, func(s signedSummary) string { return strings.Replace(s.digest, ":", "-", 1) }, true},
-	{"bundle blob", sbreg.EndpointBlobs, func(s signedSummary) string { return s.bundleDigest }, true},
+	{"manifest", sbreg.EndpointManifests, func(s signedSummary) string { return s.digest }, false, false},
+	{"layer", sbreg.EndpointBlobs, func(s signedSummary) string { return s.layerDigest }, false, false},
+	{"layer streamed", sbreg.EndpointBlobs, func(s signedSummary) string { return s.layerDigest }, false, true},
+	{"referrers index", sbreg.EndpointReferrers, func(s signedSummary) string { return s.digest }, true, false},
+	{"referrers tag index", sbreg.EndpointManifests, func(s signedSummary) string { return strings.Replace(s.digest, ":", "-", 1) }, true, false},
+	{"bundle blob", sbreg.EndpointBlobs, func(s signedSummary) string { return s.bundleDigest }, true, false},
 }
 
 type signedSummary struct {
@@ -71,6 +74,17 @@ func (tc truncationTarget) fetch(c *registry.Client, w *world, s signedSummary) 
 		got, err := c.FindSigstoreBundle(ctx, w.host+"/evidence/x", s.digest)
 		if err == nil && string(got.BundleJSON) != s.bundle {
 			return &registry.FetchError{Op: "test", Err: errorString("wrong bundle " + string(got.BundleJSON))}
+		}
+		return err
+	}
+	if tc.stream {
+		ev, err := c.Fetch(ctx, w.host+"/evidence/x", s.digest)
+		if err != nil {
+			return err
+		}
+		l, err := c.Layer(ctx, w.host+"/evidence/x", ev)
+		if err == nil && string(l.Files["recipe.yaml"].Data) != "name: a\n" {
+			return &registry.FetchError{Op: "test", Err: errorString("wrong recipe.yaml " + string(l.Files["recipe.yaml"].Data))}
 		}
 		return err
 	}
@@ -170,6 +184,25 @@ func TestDifferentBytesAreIntegrity(t *testing.T) {
 		_, err := c.FetchSummary(context.Background(), w.host+"/evidence/x", s.digest)
 		wantKind(t, err, registry.KindIntegrity)
 	})
+	for _, tc := range []struct {
+		name string
+		body func(layer []byte) []byte
+	}{
+		{"same length", func(l []byte) []byte { evil := bytes.Clone(l); evil[len(evil)/2] ^= 0xff; return evil }},
+		{"longer", func(l []byte) []byte { return append(bytes.Clone(l), 0) }},
+	} {
+		t.Run("layer streamed/"+tc.name+" without Content-Length", func(t *testing.T) {
+			w, _ := newSandboxWorld(t, false)
+			s := pushSigned(t, w)
+			c, _ := w.client(t)
+			w.faults.add(http.MethodGet, "/blobs/"+s.layerDigest+"$", -1, serveUnframed(tc.body(s.layer)))
+			_, err := c.Layer(context.Background(), w.host+"/evidence/x", &audit.Evidence{LayerDigest: s.layerDigest, LayerSize: int64(len(s.layer))})
+			fe := wantKind(t, err, registry.KindIntegrity)
+			if fe.Attempts != 1 {
+				t.Errorf("attempts: got %d, want 1", fe.Attempts)
+			}
+		})
+	}
 	t.Run("manifest/another well-formed manifest without Content-Length", func(t *testing.T) {
 		w, _ := newSandboxWorld(t, false)
 		s := pushSigned(t, w)

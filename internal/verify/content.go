@@ -18,6 +18,16 @@ func sha256Digest(b []byte) string {
 	return "sha256:" + hex.EncodeToString(h[:])
 }
 
+// fullContent is f's content, which every Source keeps for the paths of
+// audit.ReadInFull (its size and sha256 were taken from those very bytes
+// as they were extracted).
+func fullContent(f audit.File, path string) ([]byte, error) {
+	if int64(len(f.Data)) != f.Size {
+		return nil, fmt.Errorf("%s: the registry client kept %d of its %d bytes", path, len(f.Data), f.Size)
+	}
+	return f.Data, nil
+}
+
 func (s *state) checkStatement() outcome {
 	st, err := evidence.ParseStatement(s.payload)
 	if err != nil {
@@ -126,14 +136,18 @@ func (s *state) checkProfile() outcome {
 }
 
 func (s *state) checkManifestDigest() outcome {
-	data, ok := s.ev.Files[evidence.ManifestFileName]
+	f, ok := s.files[evidence.ManifestFileName]
 	if !ok {
 		return fail(audit.ClassIntegrity, "%s is missing from the bundle", evidence.ManifestFileName)
 	}
 	want := s.st.Predicate.Manifest
-	if got := sha256Digest(data); got != want.Digest {
+	if got := f.SHA256; got != want.Digest {
 		return fail(audit.ClassIntegrity, "sha256(%s) is %s; the signed predicate pins %s",
 			evidence.ManifestFileName, got, want.Digest)
+	}
+	data, err := fullContent(f, evidence.ManifestFileName)
+	if err != nil {
+		return fail(audit.ClassIntegrity, "%v", err)
 	}
 	m, err := evidence.ParseManifest(data)
 	if err != nil {
@@ -150,14 +164,14 @@ func (s *state) checkManifestDigest() outcome {
 func (s *state) checkInventory() outcome {
 	var total int64
 	for _, f := range s.manifest.Files {
-		data, ok := s.ev.Files[f.Path]
+		got, ok := s.files[f.Path]
 		if !ok {
 			return fail(audit.ClassIntegrity, "%s is listed in %s but missing from the bundle", f.Path, evidence.ManifestFileName)
 		}
-		if int64(len(data)) != f.Size {
-			return fail(audit.ClassIntegrity, "%s is %d bytes; %s lists %d", f.Path, len(data), evidence.ManifestFileName, f.Size)
+		if got.Size != f.Size {
+			return fail(audit.ClassIntegrity, "%s is %d bytes; %s lists %d", f.Path, got.Size, evidence.ManifestFileName, f.Size)
 		}
-		if got := sha256Digest(data); got != f.SHA256 {
+		if got := got.SHA256; got != f.SHA256 {
 			return fail(audit.ClassIntegrity, "%s has sha256 %s; %s lists %s", f.Path, got, evidence.ManifestFileName, f.SHA256)
 		}
 		total += f.Size
@@ -168,7 +182,7 @@ func (s *state) checkInventory() outcome {
 		}
 	}
 	var extra []string
-	for p := range s.ev.Files {
+	for p := range s.files {
 		if _, ok := s.manifest.Lookup(p); !ok && p != evidence.ManifestFileName && p != evidence.StatementFileName {
 			extra = append(extra, p)
 		}
@@ -193,7 +207,10 @@ func (s *state) checkRecipeDigest() outcome {
 			evidence.ManifestFileName, evidence.RecipeFileName, short(s.st.Predicate.Recipe.Digest)).
 			withHint("re-publish the bundle with its recipe.yaml")
 	}
-	data := s.ev.Files[f.Path] // present and hashed by the inventory check
+	data, err := fullContent(s.files[f.Path], f.Path) // present and hashed by the inventory check
+	if err != nil {
+		return fail(audit.ClassIntegrity, "%v", err)
+	}
 	algo := evidence.RecipeDigestAlgorithm(s.era)
 	got, err := s.v.recipes.digest(data, s.st.PredicateType)
 	if err != nil {
@@ -220,11 +237,11 @@ func (s *state) checkCTRFDigests() outcome {
 			continue
 		}
 		p := ctrfPath(name)
-		data, ok := s.ev.Files[p]
+		f, ok := s.files[p]
 		if !ok {
 			return fail(audit.ClassIntegrity, "phase %s pins %s, which is missing from the bundle", name, p)
 		}
-		if got := sha256Digest(data); got != ph.CTRFDigest {
+		if got := f.SHA256; got != ph.CTRFDigest {
 			return fail(audit.ClassIntegrity, "%s has sha256 %s; the signed predicate pins %s for phase %s", p, got, ph.CTRFDigest, name)
 		}
 		checked = append(checked, name)

@@ -14,6 +14,13 @@
 // that is not recipe evidence, and to prove the verifier on bundles real
 // Sigstore wrote); Verify and VerifyCached run the same steps first.
 //
+// VerifySigned (audit.StagedVerifier) is Verify split where the summary
+// bundle's files are first read: the audit runs the signed checks, fetches
+// the layer only for a signature that holds, and finishes with the files.
+// The content checks judge every file by the size and sha256 the registry
+// client took while streaming the layer; only manifest.json and
+// recipe.yaml are read in full (audit.ReadInFull).
+//
 // The sigstore-go verifier and trusted material are built once by New and
 // shared: a Verifier is safe for concurrent use. Verify is pure (no I/O, no
 // context); only PublicGood talks to the network.

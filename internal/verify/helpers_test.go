@@ -151,10 +151,10 @@ func pointerFor(sum *publish.Summary, id ca.Identity, logIndex int64) *evidence.
 	}
 }
 
-func files(sum *publish.Summary) map[string][]byte {
-	m := make(map[string][]byte, len(sum.Files))
+func files(sum *publish.Summary) map[string]audit.File {
+	m := make(map[string]audit.File, len(sum.Files))
 	for _, f := range sum.Files {
-		m[f.Path] = f.Data
+		m[f.Path] = audit.FileOf(f.Data)
 	}
 	return m
 }

@@ -97,7 +97,14 @@ func (v *Verifier) VerifySignature(bundleJSON []byte, want ExpectedSigner) Signa
 // reported as skipped with that reason. run reports whether no check
 // failed.
 func (s *state) run(list []step, offline map[string]string) bool {
-	for i, st := range list {
+	return s.runSteps(list, 0, len(list), offline)
+}
+
+// runSteps is run for list[from:to]; a failure reports every check of list
+// after it as skipped, also those past to.
+func (s *state) runSteps(list []step, from, to int, offline map[string]string) bool {
+	for i := from; i < to; i++ {
+		st := list[i]
 		if why, ok := offline[st.name]; ok {
 			s.out.Checks = append(s.out.Checks, audit.Check{Name: st.name, Status: audit.CheckSkip, Detail: why})
 			continue

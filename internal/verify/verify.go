@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
@@ -38,6 +39,9 @@ type state struct {
 	st       *evidence.Statement
 	era      evidence.Era
 	manifest *evidence.Manifest
+
+	// The summary bundle's files, for the checks from contentStart on.
+	files map[string]audit.File
 }
 
 type step struct {
@@ -66,6 +70,11 @@ var steps = []step{
 	{CheckPhases, (*state).checkPhases},
 }
 
+// contentStart is the index in steps of the first check that reads the
+// summary bundle's files: the checks before it need only the signature
+// and the signed statement.
+var contentStart = slices.IndexFunc(steps, func(st step) bool { return st.name == CheckManifestDigest })
+
 // Verify runs every check of CheckNames in order against the fetched
 // evidence and what the pointer claims, and stops at the first failure,
 // whose class decides the invalid verdict; the remaining checks are
@@ -74,15 +83,38 @@ var steps = []step{
 // Verify never returns an error: a bundle that does not verify is a
 // finding, not a failure of the auditor.
 func (v *Verifier) Verify(ev *audit.Evidence, want audit.Expectation) audit.Verification {
+	out, finish := v.VerifySigned(ev, want)
+	if finish == nil {
+		return out
+	}
+	return finish(ev.Files)
+}
+
+var _ audit.StagedVerifier = (*Verifier)(nil)
+
+// VerifySigned implements audit.StagedVerifier: it runs the checks of
+// CheckNames up to and including profile — signature, signer, log index
+// and the signed statement against the pointer — which read no file of
+// the summary bundle. When one fails it returns the final verification
+// (the rest skipped, as Verify reports them) and nil; otherwise the
+// ContentCheck that runs manifest-digest to phases on the bundle's files
+// and returns the whole verification. ev.Files is not read.
+func (v *Verifier) VerifySigned(ev *audit.Evidence, want audit.Expectation) (audit.Verification, audit.ContentCheck) {
 	out := audit.Verification{LogIndex: -1, Checks: make([]audit.Check, 0, len(steps))}
 	s := &state{v: v, ev: ev, want: want, out: &out}
 
 	if o := s.precondition(); o.status == audit.CheckFail {
 		s.finish(steps, 0, o)
+		return out, nil
+	}
+	if !s.runSteps(steps, 0, contentStart, nil) {
+		return out, nil
+	}
+	return audit.Verification{}, func(files map[string]audit.File) audit.Verification {
+		s.files = files
+		s.runSteps(steps, contentStart, len(steps), nil)
 		return out
 	}
-	s.run(steps, nil)
-	return out
 }
 
 // precondition rejects what no check can be run on: a pointer without an

@@ -216,8 +216,9 @@ func verifyCases() []verifyCase {
 			name: "inventory: altered file",
 			make: func(t *testing.T, w *world) *bundle {
 				b := w.sign(t, publish.SummarySpec{}, alice)
-				b.ev.Files["bom.cdx.json"] = append([]byte(nil), b.ev.Files["bom.cdx.json"]...)
-				b.ev.Files["bom.cdx.json"][0] ^= 1
+				bom := append([]byte(nil), b.ev.Files["bom.cdx.json"].Data...)
+				bom[0] ^= 1
+				b.ev.Files["bom.cdx.json"] = audit.FileOf(bom)
 				return b
 			},
 			verdict: audit.Invalid, class: audit.ClassIntegrity, failed: verify.CheckInventory,
@@ -227,7 +228,7 @@ func verifyCases() []verifyCase {
 			name: "manifest.json altered",
 			make: func(t *testing.T, w *world) *bundle {
 				b := w.sign(t, publish.SummarySpec{}, alice)
-				b.ev.Files["manifest.json"] = append(append([]byte(nil), b.ev.Files["manifest.json"]...), '\n')
+				b.ev.Files["manifest.json"] = audit.FileOf(append(append([]byte(nil), b.ev.Files["manifest.json"].Data...), '\n'))
 				return b
 			},
 			verdict: audit.Invalid, class: audit.ClassIntegrity, failed: verify.CheckManifestDigest,
@@ -239,7 +240,7 @@ func verifyCases() []verifyCase {
 				b := w.sign(t, publish.SummarySpec{}, alice)
 				// Keep manifest.json consistent so only the predicate's pin catches it:
 				// here the inventory check comes first and names the file.
-				b.ev.Files["ctrf/conformance.json"] = []byte(`{}`)
+				b.ev.Files["ctrf/conformance.json"] = audit.FileOf([]byte(`{}`))
 				return b
 			},
 			verdict: audit.Invalid, class: audit.ClassIntegrity, failed: verify.CheckInventory,
@@ -443,6 +444,39 @@ func TestVerify(t *testing.T) {
 			}
 			for _, c := range got.Checks {
 				t.Logf("  %-18s %-4s %s", c.Name, c.Status, c.Detail)
+			}
+		})
+	}
+}
+
+// VerifySigned is Verify split where the files are first read: a bundle
+// that fails before manifest-digest is decided without its files (which it
+// is not even given), and every other gets the ContentCheck that returns
+// exactly what Verify returns. So the audit can fetch the layer only for a
+// signature that holds (issue 15) without changing a verdict.
+func TestVerifySignedIsVerifySplit(t *testing.T) {
+	w := shared(t)
+	content := slices.Index(verify.CheckNames, verify.CheckManifestDigest)
+	for _, tc := range verifyCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.make(t, w)
+			want := w.v.Verify(b.ev, b.want())
+			noFiles := *b.ev
+			noFiles.Files = nil
+			got, finish := w.v.VerifySigned(&noFiles, b.want())
+			failedEarly := tc.failed != "" && slices.Index(verify.CheckNames, tc.failed) < content
+			switch {
+			case failedEarly && finish != nil:
+				t.Fatalf("%s failed before the files are read, but VerifySigned asks for them", tc.failed)
+			case !failedEarly && finish == nil:
+				t.Fatalf("VerifySigned decided %s/%s (%s) without the files, want a ContentCheck", got.Verdict, got.Class, got.Detail)
+			case finish != nil:
+				got = finish(b.ev.Files)
+			}
+			checkVerification(t, got, tc)
+			if got.Verdict != want.Verdict || got.Class != want.Class || got.Detail != want.Detail || got.Hint != want.Hint ||
+				!slices.Equal(got.Checks, want.Checks) || got.LogIndex != want.LogIndex || !got.SignedAt.Equal(want.SignedAt) {
+				t.Errorf("staged verification differs from Verify:\n got %+v\nwant %+v", got, want)
 			}
 		})
 	}
