@@ -32,7 +32,7 @@
 //     crash, or a lost response, between sending and recording) searches the
 //     tracker thoroughly for the marker before creating anything.
 //
-// issues imports audit, config, evidence and ledger; it must not import cmd/,
+// issues imports audit, budget, config, evidence and ledger; it must not import cmd/,
 // report or daemon. It never prints; diagnostics go to the *slog.Logger the
 // caller passes.
 package issues

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-github/v62/github"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/budget"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
 )
 
@@ -38,6 +39,7 @@ type githubOptions struct {
 	maxWait   time.Duration
 	retries   int
 	userAgent string
+	maxBody   int64
 }
 
 // WithAPIURL points the client at GitHub Enterprise (or a fake) at url,
@@ -95,10 +97,30 @@ func WithRetries(n int) GitHubOption {
 	}
 }
 
+// WithMaxResponseBytes bounds every API answer (default
+// MaxGitHubResponseBytes).
+func WithMaxResponseBytes(n int64) GitHubOption {
+	return func(o *githubOptions) error {
+		if n < 1<<10 {
+			return errors.New("WithMaxResponseBytes: want at least 1024")
+		}
+		o.maxBody = n
+		return nil
+	}
+}
+
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) GitHubOption {
 	return func(o *githubOptions) error { o.userAgent = ua; return nil }
 }
+
+// MaxGitHubResponseBytes bounds one GitHub API answer. The largest the sink
+// asks for is a page of 100 issues or comments, each body at most 65 536
+// characters (GitHub's limit), which JSON escaping can make up to six bytes
+// each (\uXXXX): about 40 MiB at the very worst, a few hundred KiB in
+// practice. An answer over the limit fails the operation, which is retried
+// next run like any tracker failure.
+const MaxGitHubResponseBytes = 48 << 20
 
 // NewGitHub returns the github sink for owner/repo. The token is revealed
 // only when a request is sent; it never appears in errors.
@@ -110,7 +132,7 @@ func NewGitHub(owner, repo string, token config.Secret, labels Labels, opts ...G
 		return nil, errors.New("github sink: no token; set EVIDENCE_AUDITD_GITHUB_TOKEN, GITHUB_TOKEN or issues.github.tokenFile")
 	}
 	o := githubOptions{base: http.DefaultTransport, now: time.Now, sleep: sleepCtx, maxWait: 2 * time.Minute, retries: 3,
-		userAgent: "evidence-auditd"}
+		userAgent: "evidence-auditd", maxBody: MaxGitHubResponseBytes}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -124,8 +146,13 @@ func NewGitHub(owner, repo string, token config.Secret, labels Labels, opts ...G
 	if err != nil || tokenURL.Host == "" {
 		return nil, fmt.Errorf("github api url %q: not an absolute URL", api)
 	}
-	hc := &http.Client{Timeout: 60 * time.Second, Transport: &retryTransport{base: o.base, token: token, tokenURL: tokenURL,
-		now: o.now, sleep: o.sleep, maxWait: o.maxWait, maxRetries: o.retries, userAgent: o.userAgent}}
+	// Every answer is bounded (issue 15), above the retries: a body too
+	// large is GitHub's answer, and asking again would read it again.
+	hc := &http.Client{Timeout: 60 * time.Second, Transport: &budget.Transport{
+		Base: &retryTransport{base: o.base, token: token, tokenURL: tokenURL,
+			now: o.now, sleep: o.sleep, maxWait: o.maxWait, maxRetries: o.retries, userAgent: o.userAgent},
+		Limit: o.maxBody,
+	}}
 	c := github.NewClient(hc)
 	if o.apiURL != "" {
 		if c, err = c.WithEnterpriseURLs(o.apiURL, o.apiURL); err != nil {

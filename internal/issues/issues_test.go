@@ -3,6 +3,8 @@ package issues_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -546,5 +549,41 @@ func TestTokenStaysOnTheAPIHost(t *testing.T) {
 		if h != "" {
 			t.Fatalf("the redirect target received Authorization %q", h)
 		}
+	}
+}
+
+// An API answer over the limit fails the operation instead of being read
+// into memory (issue 15), declared or not, and is not asked again.
+func TestGitHubAnswerTooLarge(t *testing.T) {
+	for _, declared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("content-length=%v", declared), func(t *testing.T) {
+			var requests atomic.Int64
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				if declared {
+					w.Header().Set("Content-Length", "1000000")
+				}
+				io.WriteString(w, `{"number":1,"title":"`)
+				for range 1000 {
+					if _, err := io.WriteString(w, strings.Repeat("a", 1000)); err != nil {
+						return
+					}
+				}
+			}))
+			defer api.Close()
+			gh, err := issues.NewGitHub("acme", "aicr", config.Secret(token), labels, issues.WithAPIURL(api.URL),
+				issues.WithMaxResponseBytes(64<<10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = gh.Get(context.Background(), issues.Ref{Number: 1})
+			if err == nil || !strings.Contains(err.Error(), "too large") {
+				t.Fatalf("err %v, want the answer refused as too large", err)
+			}
+			if n := requests.Load(); n != 1 {
+				t.Errorf("%d requests, want 1", n)
+			}
+		})
 	}
 }

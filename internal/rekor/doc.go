@@ -24,10 +24,14 @@
 //
 // Every request is retried with capped exponential backoff, full jitter and
 // Retry-After on network errors, 429 and 5xx; a log that stays unreachable
-// yields no-verdict/transient, never invalid.
+// yields no-verdict/transient, never invalid. Every response body is
+// bounded (WithMaxResponseBytes, 8 MiB by default) and, with WithBudget,
+// held in the run's memory budget while open: a log that answers more is
+// no-verdict/transient too, and costs no more memory than its limit.
 //
-// rekor imports internal/audit (the ports and verdicts) and internal/ledger
-// (for its Checkpoint record; the ledger satisfies Store); it must not import
+// rekor imports internal/audit (the ports and verdicts), internal/ledger
+// (for its Checkpoint record; the ledger satisfies Store) and
+// internal/budget (body limits and the memory budget); it must not import
 // the registry, the verifier (it consumes verify's offline re-verification
 // through CachedVerifier) or the sandbox outside its tests.
 package rekor

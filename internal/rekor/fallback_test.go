@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -225,5 +226,55 @@ func TestProveEntryGone(t *testing.T) {
 		if label(got) != "invalid/not-found" {
 			t.Errorf("%s after the log dropped its entry: %s", name, dump(got))
 		}
+	}
+}
+
+// A log answering enormous bodies (issue 15: 512 MiB of JSON) is an
+// unusable log, not a reason to read 512 MiB: no-verdict/transient, with
+// each answer refused at its Content-Length or cut at the response limit,
+// and not asked again.
+func TestProveLogAnswersHugeBodies(t *testing.T) {
+	f := newFixture(t)
+	const huge = 512 << 20
+	for _, declared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("content-length=%v", declared), func(t *testing.T) {
+			var written, requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				if declared {
+					w.Header().Set("Content-Length", fmt.Sprint(huge))
+				}
+				w.WriteHeader(http.StatusOK)
+				// One JSON value that never ends: a decoder must read it all.
+				io.WriteString(w, `{"x":"`)
+				chunk := []byte(strings.Repeat("a", 64<<10))
+				for n := 0; n < huge; n += len(chunk) {
+					k, err := w.Write(chunk)
+					written.Add(int64(k))
+					if err != nil {
+						return
+					}
+				}
+			}))
+			t.Cleanup(srv.Close)
+			for _, name := range []string{"good", "no-index"} {
+				requests.Store(0)
+				got := f.log(t, srv.URL).Prove(context.Background(), f.want(t, name), gone(name))
+				if label(got) != "no-verdict/transient" {
+					t.Fatalf("%s: got %s", name, dump(got))
+				}
+				if !strings.Contains(got.Detail, "too large") {
+					t.Errorf("%s: detail %q does not say the answer was too large", name, got.Detail)
+				}
+				if n := requests.Load(); n != 1 {
+					t.Errorf("%s: %d requests, want 1 (a body too large is not retried)", name, n)
+				}
+			}
+			srv.CloseClientConnections()
+			if w := written.Load(); w > 64<<20 {
+				t.Errorf("the log got %d bytes out before the auditor hung up; the client reads at most %d", w, rekor.DefaultMaxResponseBytes)
+			}
+		})
 	}
 }

@@ -27,9 +27,6 @@ import (
 // tileWidth is a full tile (C2SP tlog-tiles).
 const tileWidth = 256
 
-// maxTileBytes bounds one tile or entry bundle.
-const maxTileBytes = 8 << 20
-
 // tiles reads one tile-based log (C2SP tlog-tiles: Rekor v2) at base.
 type tiles struct {
 	hc    *http.Client
@@ -54,7 +51,7 @@ func (t *tiles) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: %w: %v", path, ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxTileBytes))
+	b, err := io.ReadAll(resp.Body) // bounded by the client (WithMaxResponseBytes)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w: %v", path, ErrUnavailable, err)
 	}

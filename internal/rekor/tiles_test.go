@@ -100,12 +100,31 @@ func TestProveFromCacheTilesFindings(t *testing.T) {
 			return srv.URL
 		}
 	}
+	// hugeTiles answers every tile with a body that never ends (issue 15).
+	hugeTiles := func(f *fixture) string {
+		h := f.w.RekorV2().Handler()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.URL.Path, "/tile/") {
+				h.ServeHTTP(w, r)
+				return
+			}
+			chunk := bytes.Repeat([]byte{7}, 64<<10)
+			for n := 0; n < 512<<20; n += len(chunk) {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
 	for _, tt := range []struct {
 		name  string
 		setup func(*fixture) string // a URL to name in the trusted root instead of the log's
 		want  string
 		check string
 	}{
+		{"tiles of 512 MiB", hugeTiles, "no-verdict/transient", rekor.CheckEntry},
 		{"tampered hash tile", flipTile("/tile/0/"), "invalid/signature", rekor.CheckInclusion},
 		{"tampered entry bundle", flipTile("/tile/entries/"), "invalid/signature", rekor.CheckBodyMatch},
 		{"forged checkpoint", func(f *fixture) string { f.w.RekorV2().ForgeCheckpoint(true); return "" }, "invalid/signature", rekor.CheckCheckpoint},
