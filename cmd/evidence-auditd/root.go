@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 
@@ -126,6 +127,11 @@ func (g *globalFlags) loadConfig(apply func(*config.Config)) (*config.Config, er
 	}
 	for _, w := range config.UnknownEnv(os.Environ()) {
 		newLogger(cfg).Warn(w)
+	}
+	// The collector works harder as the process nears its memory budget
+	// (memoryBudget), unless the operator chose a limit (GOMEMLIMIT).
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryLimit())
 	}
 	return cfg, nil
 }

@@ -29,6 +29,13 @@ type Config struct {
 	// ShutdownGrace is how long `serve` lets an in-flight audit go on after
 	// SIGTERM before canceling it; the process exits within it. Default 30s.
 	ShutdownGrace Duration `yaml:"shutdownGrace"`
+	// MemoryBudget is the bytes an audit run may hold of what registries and
+	// transparency logs send it, shared by all its workers: response bodies
+	// while they are read, and the summary files verification reads in full.
+	// Work over the budget waits; one item larger than the whole budget runs
+	// alone and is judged by its own limits. Default 128 MiB, sized with the
+	// process's other needs for a peak RSS under 300 MiB (issue 15).
+	MemoryBudget int64 `yaml:"memoryBudget"`
 
 	// Source names where the configuration file came from ("" = none).
 	Source string `yaml:"-"`
@@ -114,6 +121,16 @@ type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
 }
 
+// DefaultMemoryBudget is memoryBudget's default: 128 MiB.
+const DefaultMemoryBudget = 128 << 20
+
+// MemoryLimit is the Go runtime's soft memory limit for a process that
+// audits with c: the memory budget plus an allowance for everything the
+// budget does not count (the trusted root, the ledger's pages, the run's
+// results, the runtime itself), so that the collector works harder before
+// the process outgrows its budget rather than after. 256 MiB by default.
+func (c *Config) MemoryLimit() int64 { return c.MemoryBudget + 128<<20 }
+
 // Default returns the configuration used when nothing else is said: it makes
 // `run --repo DIR` work on its own (SPEC §4).
 func Default() *Config {
@@ -145,6 +162,7 @@ func Default() *Config {
 		Log:    Log{Format: "text", Level: "info"},
 
 		ShutdownGrace: Duration(30 * time.Second),
+		MemoryBudget:  DefaultMemoryBudget,
 	}
 }
 

@@ -170,6 +170,7 @@ func TestValidateNamesFields(t *testing.T) {
 		{"heartbeat no host", func(c *config.Config) { c.HeartbeatURL = "https:///ping" }, "heartbeatURL"},
 		{"zero grace", func(c *config.Config) { c.ShutdownGrace = 0 }, "shutdownGrace"},
 		{"grace too long", func(c *config.Config) { c.ShutdownGrace = config.Duration(2 * time.Hour) }, "shutdownGrace"},
+		{"tiny memory budget", func(c *config.Config) { c.MemoryBudget = 4096 }, "memoryBudget"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,6 +185,24 @@ func TestValidateNamesFields(t *testing.T) {
 				t.Errorf("key = %q, want %q (%v)", fe.Key, tt.key, err)
 			}
 		})
+	}
+}
+
+// memoryBudget defaults to 128 MiB, is read from the environment like any
+// key, and the runtime's soft limit follows it.
+func TestMemoryBudget(t *testing.T) {
+	if got := config.Default().MemoryBudget; got != 128<<20 {
+		t.Errorf("default %d, want 128 MiB", got)
+	}
+	cfg, err := config.Load("", env(map[string]string{"EVIDENCE_AUDITD_MEMORY_BUDGET": "67108864"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MemoryBudget != 64<<20 || cfg.MemoryLimit() != 192<<20 {
+		t.Errorf("budget %d, limit %d: want 64 MiB and 192 MiB", cfg.MemoryBudget, cfg.MemoryLimit())
 	}
 }
 

@@ -165,6 +165,9 @@ func (c *Config) Validate() error {
 			bad("heartbeatURL", "%q is not an http(s) URL", c.HeartbeatURL)
 		}
 	}
+	if c.MemoryBudget < 1<<20 {
+		bad("memoryBudget", "%d bytes is too small (at least 1048576, 1 MiB)", c.MemoryBudget)
+	}
 	if c.ShutdownGrace < Duration(time.Second) || c.ShutdownGrace > Duration(time.Hour) {
 		bad("shutdownGrace", "%s is out of range 1s..1h", c.ShutdownGrace)
 	}

@@ -14,12 +14,14 @@ import (
 	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/budget"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
 	"github.com/evidence-auditd/evidence-auditd/internal/daemon"
 	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 	"github.com/evidence-auditd/evidence-auditd/internal/history"
 	"github.com/evidence-auditd/evidence-auditd/internal/issues"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
+	"github.com/evidence-auditd/evidence-auditd/internal/registry"
 	"github.com/evidence-auditd/evidence-auditd/internal/rekor"
 )
 
@@ -119,7 +121,10 @@ func (j *Job) Audit(ctx context.Context, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	source, err := NewRegistryClient(cfg, j.UserAgent, j.Instruments)
+	// One memory budget for the run, drawn from by every worker for what
+	// the registries and the logs send (issue 15).
+	mem := budget.New(cfg.MemoryBudget)
+	source, err := NewRegistryClient(cfg, j.UserAgent, j.Instruments, registry.WithBudget(mem))
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +147,7 @@ func (j *Job) Audit(ctx context.Context, req Request) (*Outcome, error) {
 	if err := db.PutRunInputs(ctx, run.ID, ledger.RunInputs{EvidenceDir: cfg.Repo.EvidenceDir, Allowlist: walked.allowlist}); err != nil {
 		return nil, err
 	}
-	tlog, err := NewRekor(cfg, verifier, j.UserAgent, j.Instruments, rekor.WithStore(db))
+	tlog, err := NewRekor(cfg, verifier, j.UserAgent, j.Instruments, rekor.WithStore(db), rekor.WithBudget(mem))
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +166,9 @@ func (j *Job) Audit(ctx context.Context, req Request) (*Outcome, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if st := mem.Stats(); st.Total > 0 {
+		log.Debug("memory budget", "bytes", st.Total, "peak", st.Peak, "waits", st.Waits, "overBudget", st.Clamped)
 	}
 	// Bookkeeping after cancellation must still reach the ledger.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

@@ -68,13 +68,14 @@ func NewRekor(cfg *config.Config, v *verify.Verifier, userAgent string, inst Ins
 }
 
 // NewRegistryClient is the OCI client of the configuration; with inst,
-// every request is counted and timed.
-func NewRegistryClient(cfg *config.Config, userAgent string, inst Instruments) (*registry.Client, error) {
+// every request is counted and timed. extra options come last (an audit's
+// memory budget).
+func NewRegistryClient(cfg *config.Config, userAgent string, inst Instruments, extra ...registry.Option) (*registry.Client, error) {
 	var wrap func(http.RoundTripper) http.RoundTripper
 	if inst != nil {
 		wrap = func(rt http.RoundTripper) http.RoundTripper { return inst.InstrumentTransport("registry", rt) }
 	}
-	return registry.New(
+	return registry.New(append([]registry.Option{
 		registry.WithTransportWrapper(wrap),
 		registry.WithPlainHTTP(cfg.Registry.PlainHTTP...),
 		registry.WithAllowedHosts(cfg.Registry.Allow...),
@@ -82,5 +83,5 @@ func NewRegistryClient(cfg *config.Config, userAgent string, inst Instruments) (
 		registry.WithTimeout(time.Duration(cfg.Registry.Timeout)),
 		registry.WithLimits(registry.Limits{Layer: cfg.Registry.MaxLayerBytes}),
 		registry.WithUserAgent(userAgent),
-	)
+	}, extra...)...)
 }
