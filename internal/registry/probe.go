@@ -5,12 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // Probe is the fast path's existence check (DESIGN.md, step 3): HEAD the
-// summary manifest by digest, then the layer blob, then the signature's
-// manifest (referrerDigest, as returned in Attestation.ReferrerDigest).
-// An empty layerDigest or referrerDigest skips that probe. It returns nil
+// summary manifest by digest, the layer blob and the signature's manifest
+// (referrerDigest, as returned in Attestation.ReferrerDigest), side by
+// side. An empty layerDigest or referrerDigest skips that probe. It returns nil
 // when all exist. A missing manifest or layer is KindGone; a missing
 // referrer is KindNoSignature (the bytes are there, the signature is not,
 // and the full path should look for it again). A Docker-Content-Digest
@@ -29,23 +30,39 @@ func (c *Client) Probe(ctx context.Context, ref, digest, layerDigest, referrerDi
 			return &FetchError{Op: op, Ref: ref, Kind: KindInvalidRef, Err: integrityf("digest %q is not a sha256/sha512 digest", d)}
 		}
 	}
-	if err := c.head(ctx, t, "probe manifest", "manifests", digest); err != nil {
-		return err
-	}
+	// The three HEADs go out together (the fast path is bound by round
+	// trips, not CPU); their errors are judged in the order above, so the
+	// answer is the one a sequential probe would give.
+	var layerErr, refErr error
+	var wg sync.WaitGroup
 	if layerDigest != "" {
-		if err := c.head(ctx, t, "probe layer", "blobs", layerDigest); err != nil {
-			return err
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			layerErr = c.head(ctx, t, "probe layer", "blobs", layerDigest)
+		}()
 	}
 	if referrerDigest != "" {
-		if err := c.head(ctx, t, "probe referrer", "manifests", referrerDigest); err != nil {
-			var fe *FetchError
-			if gone, _ := notFound(err); gone && errors.As(err, &fe) {
-				fe.Kind = KindNoSignature
-				fe.Hint = "the signature referrer " + referrerDigest + " is no longer served; run the full path"
-			}
-			return err
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			refErr = c.head(ctx, t, "probe referrer", "manifests", referrerDigest)
+		}()
+	}
+	manifestErr := c.head(ctx, t, "probe manifest", "manifests", digest)
+	wg.Wait()
+	switch {
+	case manifestErr != nil:
+		return manifestErr
+	case layerErr != nil:
+		return layerErr
+	case refErr != nil:
+		var fe *FetchError
+		if gone, _ := notFound(refErr); gone && errors.As(refErr, &fe) {
+			fe.Kind = KindNoSignature
+			fe.Hint = "the signature referrer " + referrerDigest + " is no longer served; run the full path"
 		}
+		return refErr
 	}
 	return nil
 }

@@ -233,6 +233,16 @@ func TestProbe(t *testing.T) {
 		w.faults.add(http.MethodHead, "/manifests/"+a.digest+"$", 1, status(http.StatusForbidden))
 		wantKind(t, c.Probe(context.Background(), ref, a.digest, a.layerDigest, sig), registry.KindForbidden)
 
+		// The HEADs go out together; the answer is still the first
+		// failure in the order manifest, layer, referrer.
+		w.faults.add(http.MethodHead, "/manifests/"+sig+"$", 1, status(http.StatusNotFound))
+		w.faults.add(http.MethodHead, "/blobs/"+a.layerDigest+"$", 1, status(http.StatusNotFound))
+		w.faults.add(http.MethodHead, "/manifests/"+a.digest+"$", 1, status(http.StatusForbidden))
+		wantKind(t, c.Probe(context.Background(), ref, a.digest, a.layerDigest, sig), registry.KindForbidden)
+		w.faults.add(http.MethodHead, "/manifests/"+sig+"$", 1, status(http.StatusNotFound))
+		w.faults.add(http.MethodHead, "/blobs/"+a.layerDigest+"$", 1, status(http.StatusNotFound))
+		wantKind(t, c.Probe(context.Background(), ref, a.digest, a.layerDigest, sig), registry.KindGone)
+
 		w.faults.add(http.MethodHead, "/manifests/"+a.digest+"$", 1, status(http.StatusTooManyRequests, "Retry-After", "1"))
 		if err := c.Probe(context.Background(), ref, a.digest, a.layerDigest, sig); err != nil {
 			t.Errorf("Probe after one 429: %v", err)
