@@ -127,9 +127,10 @@ const DefaultMemoryBudget = 128 << 20
 // MemoryLimit is the Go runtime's soft memory limit for a process that
 // audits with c: the memory budget plus an allowance for everything the
 // budget does not count (the trusted root, the ledger's pages, the run's
-// results, the runtime itself), so that the collector works harder before
-// the process outgrows its budget rather than after. 256 MiB by default.
-func (c *Config) MemoryLimit() int64 { return c.MemoryBudget + 128<<20 }
+// results, the runtime itself), so that the collector reclaims what a
+// finished pointer held before the process outgrows its budget rather than
+// after. 192 MiB by default.
+func (c *Config) MemoryLimit() int64 { return c.MemoryBudget + 64<<20 }
 
 // Default returns the configuration used when nothing else is said: it makes
 // `run --repo DIR` work on its own (SPEC §4).
