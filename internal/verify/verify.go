@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"crypto/x509"
 	"slices"
 	"strings"
 
@@ -26,9 +27,10 @@ type state struct {
 
 	// From the signature material.
 	entity  *bundle.Bundle
-	payload []byte          // the DSSE payload: the signed statement
-	form    string          // "Sigstore bundle" or "cosign attestation layer N", for details
-	layerTS *layerTimestamp // a cosign layer's RFC 3161 timestamp, if it carries one
+	leaf    *x509.Certificate // the entity's signing certificate, parsed once
+	payload []byte            // the DSSE payload: the signed statement
+	form    string            // "Sigstore bundle" or "cosign attestation layer N", for details
+	layerTS *layerTimestamp   // a cosign layer's RFC 3161 timestamp, if it carries one
 
 	// From sigstore-go.
 	result  *sgverify.VerificationResult
