@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/sync/singleflight"
 )
 
 // Client is read-only OCI access for the auditor. It is safe for
@@ -33,6 +34,7 @@ type Client struct {
 
 	mu         sync.Mutex
 	transports map[string]http.RoundTripper // authenticated, per repository
+	pings      singleflight.Group           // one ping per repository at a time
 }
 
 // New returns a Client. With no options it reaches public hosts over https
@@ -157,7 +159,9 @@ func checkDigest(op, ref, d string) error {
 }
 
 // transportFor returns the authenticated transport for t's repository,
-// pinging the registry and exchanging a pull token the first time.
+// pinging the registry and exchanging a pull token the first time. Callers
+// that ask at once for a repository not yet seen share one ping (a run's
+// workers all start together: without it each sent its own).
 func (c *Client) transportFor(ctx context.Context, t target) (http.RoundTripper, error) {
 	key := t.repo.String()
 	c.mu.Lock()
@@ -166,22 +170,40 @@ func (c *Client) transportFor(ctx context.Context, t target) (http.RoundTripper,
 	if rt != nil {
 		return rt, nil
 	}
-	auth, err := c.o.keychain.Resolve(t.repo)
-	if err != nil || auth == nil {
-		auth = authn.Anonymous // a broken Docker config must not stop an audit of public evidence
-	}
-	rt, err = transport.NewWithContext(ctx, t.repo.Registry, auth, c.base, []string{t.repo.Scope(transport.PullScope)})
-	if err != nil {
-		return nil, fmt.Errorf("ping %s: %w", t.repo.RegistryStr(), err)
-	}
-	c.mu.Lock()
-	if prev := c.transports[key]; prev != nil {
-		rt = prev
-	} else {
+	ch := c.pings.DoChan(key, func() (any, error) {
+		c.mu.Lock()
+		rt := c.transports[key]
+		c.mu.Unlock()
+		if rt != nil {
+			return rt, nil
+		}
+		auth, err := c.o.keychain.Resolve(t.repo)
+		if err != nil || auth == nil {
+			auth = authn.Anonymous // a broken Docker config must not stop an audit of public evidence
+		}
+		// The ping outlives the caller that happened to start it (the
+		// others waiting on it have their own contexts), within the
+		// request timeout.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.timeout)
+		defer cancel()
+		rt, err = transport.NewWithContext(pctx, t.repo.Registry, auth, c.base, []string{t.repo.Scope(transport.PullScope)})
+		if err != nil {
+			return nil, fmt.Errorf("ping %s: %w", t.repo.RegistryStr(), err)
+		}
+		c.mu.Lock()
 		c.transports[key] = rt
+		c.mu.Unlock()
+		return rt, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(http.RoundTripper), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	c.mu.Unlock()
-	return rt, nil
 }
 
 // do runs one attempt function with the per-request timeout and retries it

@@ -3,7 +3,9 @@ package registry_test
 import (
 	"context"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/registry"
 )
@@ -46,4 +48,31 @@ func TestFetchManifestAndSignatures(t *testing.T) {
 func fetchErr(c *registry.Client, ref, digest string) error {
 	_, err := c.Fetch(context.Background(), ref, digest)
 	return err
+}
+
+// Workers that start together on a repository not yet seen share one ping
+// (and token exchange) instead of each sending its own.
+func TestOnePingPerRepository(t *testing.T) {
+	w := newWorld(t, false)
+	var ps []pushed
+	for i := range 8 {
+		ps = append(ps, w.pushSummary(t, "evidence/x", "v1", bundleFiles(string(rune('a'+i)))...))
+	}
+	c, _ := w.client(t)
+	w.faults.resetLog()
+	w.faults.setDelay(5 * time.Millisecond) // the pings overlap
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.FetchSummary(context.Background(), w.host+"/evidence/x", p.digest); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := w.faults.requests(http.MethodGet, "^/v2/$"); n != 1 {
+		t.Errorf("%d pings for one repository, want 1", n)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync"
 )
 
 // Defaults of TarLimits.
@@ -68,11 +69,11 @@ func ExtractLayer(r io.Reader, lim TarLimits) (map[string][]byte, error) {
 // integrityErrors, or visit's own wrapped with the entry's name.
 func walkLayer(r io.Reader, lim TarLimits, visit func(name string, size int64, content io.Reader) error) error {
 	lim = lim.withDefaults()
-	zr, err := gzip.NewReader(r)
+	zr, err := gunzip(r)
 	if err != nil {
 		return integrityf("gzip: %v", err)
 	}
-	defer zr.Close()
+	defer gzipReaders.Put(zr)
 	tr := tar.NewReader(zr)
 	seen := map[string]bool{}
 	var total int64
@@ -122,6 +123,23 @@ func walkLayer(r io.Reader, lim TarLimits, visit func(name string, size int64, c
 		}
 		total += h.Size
 	}
+}
+
+// gzipReaders keeps gzip readers for reuse: each holds a decompressor
+// whose tables cost more to build than a small summary layer takes to
+// inflate.
+var gzipReaders sync.Pool
+
+// gunzip is gzip.NewReader(r), from the pool when it can be.
+func gunzip(r io.Reader) (*gzip.Reader, error) {
+	if zr, ok := gzipReaders.Get().(*gzip.Reader); ok {
+		if err := zr.Reset(r); err != nil {
+			gzipReaders.Put(zr)
+			return nil, err
+		}
+		return zr, nil
+	}
+	return gzip.NewReader(r)
 }
 
 // cleanTarName normalises a tar entry name to a clean relative path and
