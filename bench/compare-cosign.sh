@@ -18,7 +18,12 @@
 #   3. starts bench/cmd/world: a sandbox world of N good pointers (private CA,
 #      Rekor v1 compatible log, in-process OCI registry with the Referrers
 #      API, git repository, trusted_root.json) whose bundles are Sigstore
-#      bundles v0.3 attached as OCI 1.1 referrers;
+#      bundles v0.3 attached as OCI 1.1 referrers. With REGISTRY=debian it
+#      first starts Debian's docker-registry (CNCF distribution 2.8, no
+#      Referrers API: the sha256-<hex> tag schema) on a free loopback port
+#      with a throw-away storage directory, and the world copies every
+#      bundle and signature there and names it in every pointer (notes:
+#      real-components.md); `apt-get install -y docker-registry` first;
 #   4. waits (up to MAX_WAIT seconds) for the 1-minute load average to drop
 #      below LOAD_MAX, since the machine's 2 cores are shared;
 #   5. times, one after the other against that one world:
@@ -31,7 +36,9 @@
 #      (c) one normal `evidence-auditd run` (the fast path, after (b));
 #   6. prints wall time, client CPU (user+sys of the process tree, from
 #      /usr/bin/time) and peak RSS per phase, per-bundle figures, the CPU the
-#      world process (registry + log) spent in each phase, and the ratios.
+#      servers (the world process: in-process registry and log; and Debian's
+#      registry when used) spent in each phase, the load average, and the
+#      ratios.
 #
 # cosign's flags for this private Sigstore (no TUF, no CT log, plain HTTP):
 #   --trusted-root WORLD/trusted_root.json --new-bundle-format
@@ -49,13 +56,16 @@
 #   WORK       scratch directory (default: a fresh mktemp -d, removed at exit
 #              unless KEEP=1)
 #   REFERRERS_API  true (default) or false: the registry serves the OCI 1.1
-#              Referrers API, or only the sha256-<hex> tag schema
+#              Referrers API, or only the sha256-<hex> tag schema (the
+#              in-process registry only: Debian's has no Referrers API)
+#   REGISTRY   sandbox (default) or debian
 set -euo pipefail
 
 N=${N:-200}
 LOAD_MAX=${LOAD_MAX:-2}
 MAX_WAIT=${MAX_WAIT:-900}
 REFERRERS_API=${REFERRERS_API:-true}
+REGISTRY=${REGISTRY:-sandbox}
 COSIGN_VERSION=v2.6.5
 PREDICATE_TYPE=https://aicr.run/recipe-evidence/v3
 
@@ -75,13 +85,25 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 now() { date +%s.%N; }
 # ticks of CPU (user+sys) the process $1 has used so far
 proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# ticks of CPU of the servers: the world process and Debian's registry
+server_ticks() {
+	local t
+	t=$(proc_ticks "$WORLD_PID")
+	if [ -n "$DREG_PID" ]; then t=$((t + $(proc_ticks "$DREG_PID"))); fi
+	echo "$t"
+}
 TCK=$(getconf CLK_TCK)
 
 WORLD_PID=
+DREG_PID=
 cleanup() {
 	if [ -n "$WORLD_PID" ] && kill -0 "$WORLD_PID" 2>/dev/null; then
 		kill -TERM "$WORLD_PID" 2>/dev/null || true
 		wait "$WORLD_PID" 2>/dev/null || true
+	fi
+	if [ -n "$DREG_PID" ] && kill -0 "$DREG_PID" 2>/dev/null; then
+		kill -TERM "$DREG_PID" 2>/dev/null || true
+		wait "$DREG_PID" 2>/dev/null || true
 	fi
 	if [ "${CLEAN_WORK:-0}" = 1 ]; then rm -rf "$WORK"; fi
 }
@@ -105,11 +127,46 @@ else
 fi
 
 # --- 3. the world -------------------------------------------------------------
+WORLD_ARGS=(-referrers-api="$REFERRERS_API")
+REGISTRY_LABEL="in-process sandbox (Referrers API: $REFERRERS_API)"
+case $REGISTRY in
+sandbox) ;;
+debian)
+	command -v docker-registry >/dev/null || die "Debian's registry is not installed: apt-get install -y docker-registry"
+	port=5000
+	while (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+	mkdir -p "$WORK/registry.d/data"
+	cat >"$WORK/registry.d/config.yml" <<-EOF
+		version: 0.1
+		log:
+		  level: error
+		storage:
+		  filesystem:
+		    rootdirectory: $WORK/registry.d/data
+		  delete:
+		    enabled: true
+		http:
+		  addr: 127.0.0.1:$port
+	EOF
+	docker-registry serve "$WORK/registry.d/config.yml" >"$WORK/registry.log" 2>&1 &
+	DREG_PID=$!
+	for _ in $(seq 100); do
+		curl -fs -o /dev/null "http://127.0.0.1:$port/v2/" && break
+		kill -0 "$DREG_PID" 2>/dev/null || { cat "$WORK/registry.log" >&2; die "docker-registry exited"; }
+		sleep 0.1
+	done
+	curl -fs -o /dev/null "http://127.0.0.1:$port/v2/" || die "docker-registry not ready on 127.0.0.1:$port"
+	REFERRERS_API=false
+	WORLD_ARGS=(-referrers-api=false -registry "127.0.0.1:$port")
+	REGISTRY_LABEL="Debian docker-registry $(dpkg-query -W -f '${Version}' docker-registry 2>/dev/null || echo '?') on 127.0.0.1:$port (tag schema)"
+	;;
+*) die "REGISTRY=$REGISTRY: want sandbox or debian" ;;
+esac
 WORLD_BIN=$WORK/world
 go build -o "$WORLD_BIN" ./bench/cmd/world
 WDIR=$WORK/world.d
-log "building a world of $N pointers in $WDIR"
-"$WORLD_BIN" -dir "$WDIR" -n "$N" -referrers-api="$REFERRERS_API" 2>"$WORK/world.log" &
+log "building a world of $N pointers in $WDIR ($REGISTRY registry)"
+"$WORLD_BIN" -dir "$WDIR" -n "$N" "${WORLD_ARGS[@]}" 2>"$WORK/world.log" &
 WORLD_PID=$!
 for _ in $(seq 600); do
 	[ -f "$WDIR/ready" ] && break
@@ -166,11 +223,11 @@ measure() {
 	local name=$1
 	shift
 	local t0 t1 s0 s1 rc=0
-	s0=$(proc_ticks "$WORLD_PID")
+	s0=$(server_ticks)
 	t0=$(now)
 	/usr/bin/time -f '%U %S %M' -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
 	t1=$(now)
-	s1=$(proc_ticks "$WORLD_PID")
+	s1=$(server_ticks)
 	LOADAT[$name]=$(cut -d' ' -f1 /proc/loadavg)
 	read -r u s m < <(tail -n1 "$WORK/$name.time")
 	WALL[$name]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
@@ -230,8 +287,8 @@ ms() { awk -v x="$1" -v n="$N" 'BEGIN { printf "%.2f", 1000 * x / n }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 echo
 echo "compare-cosign: N=$N pointers, cosign $COSIGN_VERSION vs evidence-auditd $REV, $(nproc) cores"
-echo "registry: in-process sandbox (Referrers API: $REFERRERS_API); load average at start: $LOAD_START, at end: $LOAD_END"
-printf '%-26s %9s %11s %10s %12s %10s %12s %6s\n' phase wall_s ms/bundle client_cpu cpu_ms/bundle peak_rss world_cpu_s load1
+echo "registry: $REGISTRY_LABEL; load average at start: $LOAD_START, at end: $LOAD_END"
+printf '%-26s %9s %11s %10s %12s %10s %12s %6s\n' phase wall_s ms/bundle client_cpu cpu_ms/bundle peak_rss server_cpu_s load1
 for p in cosign deep fast; do
 	case $p in cosign) label="cosign loop (a)" ;; deep) label="evidence-auditd --deep (b)" ;; fast) label="evidence-auditd fast (c)" ;; esac
 	printf '%-26s %9s %11s %10s %12s %8sMiB %12s %6s\n' "$label" "${WALL[$p]}" "$(ms "${WALL[$p]}")" "${CPU[$p]}" \

@@ -13,12 +13,21 @@
 //	              REGISTRY, PREDICATE_TYPE, N, PID
 //	ready         written last, once everything above is in place
 //
+// With -registry HOST:PORT (a registry already running on loopback, e.g.
+// Debian's docker-registry), every summary bundle and its signature are
+// copied there (digest-preserving, with the sha256-<hex> tag index of its
+// referrers, which needs -referrers-api=false), the repository is
+// regenerated with pointers naming that registry, and the configuration
+// reaches it over plain http: the audit then never touches the in-process
+// registry.
+//
 // It is a benchmark tool, not product code: it lives under bench/ so that
 // the product never links it.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -26,11 +35,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/crane"
+
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/gitrepo"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/publish"
 )
 
@@ -39,17 +52,21 @@ func main() {
 	n := flag.Int("n", 200, "number of pointers")
 	referrers := flag.Bool("referrers-api", true, "serve the OCI 1.1 Referrers API (false: sha256-<hex> tag schema only)")
 	leafReuse := flag.Duration("leaf-reuse", 0, "share leaf certificates within this signing window (0: a fresh certificate per signature, as Fulcio)")
+	external := flag.String("registry", "", "copy the world to this registry (host:port on loopback, plain http) and point everything at it")
 	flag.Parse()
-	if *dir == "" || *n < 1 {
+	if *dir == "" || *n < 1 || (*external != "" && *referrers) {
+		if *external != "" && *referrers {
+			fmt.Fprintln(os.Stderr, "world: -registry needs -referrers-api=false (the copy carries the sha256-<hex> tag indexes)")
+		}
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*dir, *n, *referrers, *leafReuse); err != nil {
+	if err := run(*dir, *n, *referrers, *leafReuse, *external); err != nil {
 		log.Fatalf("world: %v", err)
 	}
 }
 
-func run(dir string, n int, referrers bool, leafReuse time.Duration) error {
+func run(dir string, n int, referrers bool, leafReuse time.Duration, external string) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return err
@@ -79,6 +96,13 @@ func run(dir string, n int, referrers bool, leafReuse time.Duration) error {
 	if err := w.WriteConfig(w.ConfigPath()); err != nil {
 		return err
 	}
+	registryHost := w.RegistryHost()
+	if external != "" {
+		if err := moveTo(w, built, external); err != nil {
+			return fmt.Errorf("copy to %s: %w", external, err)
+		}
+		registryHost = external
+	}
 
 	bdir := filepath.Join(dir, "bundles")
 	if err := os.MkdirAll(bdir, 0o755); err != nil {
@@ -98,7 +122,7 @@ func run(dir string, n int, referrers bool, leafReuse time.Duration) error {
 		return err
 	}
 	env := fmt.Sprintf("AS_OF=%s\nCONFIG=%s\nTRUSTED_ROOT=%s\nREKOR_URL=%s\nREGISTRY=%s\nPREDICATE_TYPE=%s\nN=%d\nPID=%d\n",
-		now.Format(time.RFC3339), w.ConfigPath(), w.TrustedRootPath(), w.LogURL(), w.RegistryHost(),
+		now.Format(time.RFC3339), w.ConfigPath(), w.TrustedRootPath(), w.LogURL(), registryHost,
 		publish.PredicateV3, n, os.Getpid())
 	if err := os.WriteFile(filepath.Join(dir, "world.env"), []byte(env), 0o644); err != nil {
 		return err
@@ -108,7 +132,7 @@ func run(dir string, n int, referrers bool, leafReuse time.Duration) error {
 	}
 	out := bufio.NewWriter(os.Stderr)
 	fmt.Fprintf(out, "world: %d pointers built in %s; registry %s, log %s; serving until SIGTERM\n",
-		n, time.Since(t0).Round(time.Millisecond), w.RegistryHost(), w.LogURL())
+		n, time.Since(t0).Round(time.Millisecond), registryHost, w.LogURL())
 	out.Flush()
 	<-ctx.Done() // a signal: stop serving (the deferred Close)
 	return nil
@@ -121,4 +145,45 @@ func untag(ref string) string {
 		return ref[:colon]
 	}
 	return ref
+}
+
+// moveTo copies every summary bundle of built, with its referrers' tag
+// index, from the world's registry to host, regenerates the repository with
+// pointers naming host, and points the configuration's plain-http host at
+// it. Each pointer's Content and OCI in built are rewritten to match.
+func moveTo(w *sandbox.World, built *sandbox.Built, host string) error {
+	from := w.RegistryHost()
+	var merges []gitrepo.PointerMerge
+	for i := range built.Pointers {
+		p := &built.Pointers[i]
+		src := untag(p.OCI)
+		dst := host + strings.TrimPrefix(src, from)
+		if err := crane.Copy(p.OCI, host+strings.TrimPrefix(p.OCI, from), crane.Insecure); err != nil {
+			return err
+		}
+		if p.LogIndex >= 0 {
+			tag := ":" + strings.Replace(p.Digest, ":", "-", 1)
+			if err := crane.Copy(src+tag, dst+tag, crane.Insecure); err != nil {
+				return fmt.Errorf("referrers of %s: %w", p.Digest, err)
+			}
+		}
+		p.OCI = host + strings.TrimPrefix(p.OCI, from)
+		p.Content = bytes.ReplaceAll(p.Content, []byte(from+"/"), []byte(host+"/"))
+		merges = append(merges, gitrepo.PointerMerge{Path: p.Path, Content: p.Content, MergedAt: p.MergedAt})
+	}
+	sort.SliceStable(merges, func(a, b int) bool { return merges[a].MergedAt.Before(merges[b].MergedAt) })
+	if err := os.RemoveAll(w.RepoDir()); err != nil {
+		return err
+	}
+	if _, err := gitrepo.Generate(w.RepoDir(), gitrepo.Scenario{Pointers: merges}); err != nil {
+		return err
+	}
+	cfg, err := os.ReadFile(w.ConfigPath())
+	if err != nil {
+		return err
+	}
+	if !bytes.Contains(cfg, []byte(from)) {
+		return fmt.Errorf("%s does not name %s", w.ConfigPath(), from)
+	}
+	return os.WriteFile(w.ConfigPath(), bytes.ReplaceAll(cfg, []byte(from), []byte(host)), 0o644)
 }
