@@ -21,7 +21,9 @@
 #      bundles v0.3 attached as OCI 1.1 referrers. With REGISTRY=debian it
 #      first starts Debian's docker-registry (CNCF distribution 2.8, no
 #      Referrers API: the sha256-<hex> tag schema) on a free loopback port
-#      with a throw-away storage directory, and the world copies every
+#      with a throw-away storage directory and the packaged configuration's
+#      storage settings (in-memory blob descriptor cache; without its
+#      htpasswd and all-interfaces listener), and the world copies every
 #      bundle and signature there and names it in every pointer (notes:
 #      real-components.md); `apt-get install -y docker-registry` first;
 #   4. waits (up to MAX_WAIT seconds) for the 1-minute load average to drop
@@ -141,6 +143,8 @@ debian)
 		log:
 		  level: error
 		storage:
+		  cache:
+		    blobdescriptor: inmemory
 		  filesystem:
 		    rootdirectory: $WORK/registry.d/data
 		  delete:
