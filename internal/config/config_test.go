@@ -201,8 +201,8 @@ func TestMemoryBudget(t *testing.T) {
 	if err := cfg.Finalize(); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MemoryBudget != 64<<20 || cfg.MemoryLimit() != 128<<20 {
-		t.Errorf("budget %d, limit %d: want 64 MiB and 128 MiB", cfg.MemoryBudget, cfg.MemoryLimit())
+	if cfg.MemoryBudget != 64<<20 || cfg.MemoryLimit() != 96<<20 {
+		t.Errorf("budget %d, limit %d: want 64 MiB and 96 MiB", cfg.MemoryBudget, cfg.MemoryLimit())
 	}
 }
 
