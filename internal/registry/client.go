@@ -313,7 +313,7 @@ func (c *Client) fetch(ctx context.Context, t target, method, rawURL string, acc
 		return nil, err
 	}
 	defer res.Release()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, want.limit+1))
+	b, err := readBody(resp.Body, resp.ContentLength, want.limit)
 	if err != nil {
 		return nil, fmt.Errorf("read body: %w", err)
 	}
@@ -322,6 +322,25 @@ func (c *Client) fetch(ctx context.Context, t target, method, rawURL string, acc
 	}
 	out.body = b
 	return out, nil
+}
+
+// readBody reads a body of declared length (-1: unknown) and at most
+// limit+1 bytes, so that judge can tell a body over the limit. A declared
+// length, already checked against the limit, is read into a buffer of that
+// size: io.ReadAll would grow one by doubling, leaving twice the body as
+// garbage.
+func readBody(r io.Reader, declared, limit int64) ([]byte, error) {
+	if declared < 0 {
+		return io.ReadAll(io.LimitReader(r, limit+1))
+	}
+	b := make([]byte, declared)
+	if _, err := io.ReadFull(r, b); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return b, nil
 }
 
 // open sends one request on t's repository and returns the response with
