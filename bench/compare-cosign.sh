@@ -39,8 +39,10 @@
 #   6. prints wall time, client CPU (user+sys of the process tree, from
 #      /usr/bin/time) and peak RSS per phase, per-bundle figures, the CPU the
 #      servers (the world process: in-process registry and log; and Debian's
-#      registry when used) spent in each phase, the load average, and the
-#      ratios.
+#      registry when used) spent in each phase, the load average, the share
+#      of the machine's CPU time left idle during the phase (near 0 %: both
+#      cores were busy, with the auditor, the servers or other work), and
+#      the ratios.
 #
 # cosign's flags for this private Sigstore (no TUF, no CT log, plain HTTP):
 #   --trusted-root WORLD/trusted_root.json --new-bundle-format
@@ -222,16 +224,21 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 # measure NAME CMD...: runs CMD under /usr/bin/time; records wall seconds,
 # client CPU seconds (user+sys of CMD and every child it waited for), peak
 # RSS (KiB) and the world process's CPU seconds over the phase.
-declare -A WALL CPU RSS SRV LOADAT
+# idle ticks (idle + iowait) of the whole machine so far, and all ticks
+machine_ticks() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+declare -A WALL CPU RSS SRV LOADAT IDLE
 measure() {
 	local name=$1
 	shift
 	local t0 t1 s0 s1 rc=0
 	s0=$(server_ticks)
+	read -r i0 a0 < <(machine_ticks)
 	t0=$(now)
 	/usr/bin/time -f '%U %S %M' -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
 	t1=$(now)
 	s1=$(server_ticks)
+	read -r i1 a1 < <(machine_ticks)
+	IDLE[$name]=$(awk -v i="$((i1 - i0))" -v a="$((a1 - a0))" 'BEGIN { printf "%.0f%%", (a > 0) ? 100 * i / a : 0 }')
 	LOADAT[$name]=$(cut -d' ' -f1 /proc/loadavg)
 	read -r u s m < <(tail -n1 "$WORK/$name.time")
 	WALL[$name]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
@@ -292,11 +299,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 echo
 echo "compare-cosign: N=$N pointers, cosign $COSIGN_VERSION vs evidence-auditd $REV, $(nproc) cores"
 echo "registry: $REGISTRY_LABEL; load average at start: $LOAD_START, at end: $LOAD_END"
-printf '%-26s %9s %11s %10s %12s %10s %12s %6s\n' phase wall_s ms/bundle client_cpu cpu_ms/bundle peak_rss server_cpu_s load1
+printf '%-26s %9s %11s %10s %12s %10s %12s %6s %5s\n' phase wall_s ms/bundle client_cpu cpu_ms/bundle peak_rss server_cpu_s load1 idle
 for p in cosign deep fast; do
 	case $p in cosign) label="cosign loop (a)" ;; deep) label="evidence-auditd --deep (b)" ;; fast) label="evidence-auditd fast (c)" ;; esac
-	printf '%-26s %9s %11s %10s %12s %8sMiB %12s %6s\n' "$label" "${WALL[$p]}" "$(ms "${WALL[$p]}")" "${CPU[$p]}" \
-		"$(ms "${CPU[$p]}")" "$((RSS[$p] / 1024))" "${SRV[$p]}" "${LOADAT[$p]}"
+	printf '%-26s %9s %11s %10s %12s %8sMiB %12s %6s %5s\n' "$label" "${WALL[$p]}" "$(ms "${WALL[$p]}")" "${CPU[$p]}" \
+		"$(ms "${CPU[$p]}")" "$((RSS[$p] / 1024))" "${SRV[$p]}" "${LOADAT[$p]}" "${IDLE[$p]}"
 done
 echo "speed-up (wall): deep $(ratio "${WALL[cosign]}" "${WALL[deep]}")x (target >= 20x), fast path $(ratio "${WALL[cosign]}" "${WALL[fast]}")x (target >= 100x)"
 echo "client CPU ratio: deep $(ratio "${CPU[cosign]}" "${CPU[deep]}")x, fast path $(ratio "${CPU[cosign]}" "${CPU[fast]}")x"
