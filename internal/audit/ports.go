@@ -88,9 +88,12 @@ type Layer struct {
 	Release func()
 }
 
-// release calls l.Release once l is done with; nil-safe.
+// release drops l's files and calls l.Release once; nil-safe. The files
+// go first, so that a Source reclaiming their memory before it gives the
+// budget back finds them unreachable.
 func (l *Layer) release() {
 	if l != nil && l.Release != nil {
+		l.Files = nil
 		l.Release()
 		l.Release = nil
 	}

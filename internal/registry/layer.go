@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -36,6 +37,10 @@ const maxLayerPasses = 3
 // kept files need at once, and reads the layer again. A layer whose kept
 // files need more than the whole budget gets all of it, runs alone, and is
 // judged by its own limits.
+//
+// The budget counts what is reserved, the heap also holds what the
+// collector has not yet reclaimed: a reservation above reclaimAbove is
+// given back only after a collection, once its files are dropped.
 func (c *Client) Layer(ctx context.Context, oci string, ev *audit.Evidence) (*audit.Layer, error) {
 	const op = "get layer"
 	t, err := c.parseTarget(op, oci)
@@ -51,25 +56,46 @@ func (c *Client) Layer(ctx context.Context, oci string, ev *audit.Evidence) (*au
 	for pass := 1; ; pass++ {
 		x := &layerPass{res: res, alone: c.o.budget != nil && res.Size() >= c.o.budget.Total()}
 		err := c.do(ctx, op, at, func(ctx context.Context) error { return c.streamLayer(ctx, t, d, x) })
+		if err == nil && x.extractErr == nil && x.deferred == 0 {
+			return &audit.Layer{Files: x.files, Release: releaseReclaiming(res)}, nil
+		}
+		// Whatever this pass kept is dropped before the budget is given
+		// back (reclaimed first when large); nothing is held while waiting.
+		extractErr, need := x.extractErr, x.keptBytes
+		x = nil
+		releaseReclaiming(res)()
 		switch {
 		case err != nil:
-			res.Release()
 			return nil, err
-		case x.extractErr != nil:
-			res.Release()
-			return nil, &FetchError{Op: "extract layer", Ref: at, Kind: KindIntegrity, Err: x.extractErr}
-		case x.deferred == 0:
-			return &audit.Layer{Files: x.files, Release: res.Release}, nil
+		case extractErr != nil:
+			return nil, &FetchError{Op: "extract layer", Ref: at, Kind: KindIntegrity, Err: extractErr}
 		case pass == maxLayerPasses:
-			res.Release()
 			return nil, &FetchError{Op: op, Ref: at, Kind: KindTransient,
-				Err: fmt.Errorf("the files verification reads (%d bytes) did not fit the memory budget in %d passes", x.keptBytes, pass)}
+				Err: fmt.Errorf("the files verification reads (%d bytes) did not fit the memory budget in %d passes", need, pass)}
 		}
-		res.Release()
-		if res, err = c.o.budget.Acquire(ctx, x.keptBytes); err != nil {
+		if res, err = c.o.budget.Acquire(ctx, need); err != nil {
 			kind, _, _, _ := classify(ctx, err)
 			return nil, &FetchError{Op: op, Ref: at, Kind: kind, Err: err}
 		}
+	}
+}
+
+// reclaimAbove is the reservation above which Layer's release collects
+// the garbage before it gives the budget back. Evidence files that
+// verification reads in full weigh kilobytes; only a layer built to be
+// huge reaches this.
+const reclaimAbove = 8 << 20
+
+// releaseReclaiming gives res back; a large one only after a collection,
+// since the budget counts what is reserved, not what the collector has yet
+// to reclaim: the next worker must not allocate its own large files while
+// the last one's are still in the heap (the caller has dropped them).
+func releaseReclaiming(res *budget.Reservation) func() {
+	return func() {
+		if res.Size() > reclaimAbove {
+			runtime.GC()
+		}
+		res.Release()
 	}
 }
 
