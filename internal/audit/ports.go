@@ -49,6 +49,9 @@ type Evidence struct {
 	// use — a bundle blob gone or over the size limit, wrong bytes, a
 	// referrer that holds no single bundle — for the verdict's detail.
 	Skipped []SkippedSignature
+	// Objects are the summary bundle's manifest, config and layer as read,
+	// for the archive; empty when the Source keeps no raw bytes.
+	Objects []Object
 }
 
 // SkippedSignature is a signature candidate a Source could not use.
@@ -73,6 +76,9 @@ type Signature struct {
 	Legacy         []LegacyLayer // CosignLegacy
 	ReferrerDigest string        // manifest holding the signature, for probes
 	Via            string        // referrers-api | tag-schema | cosign-att
+	// Objects are the signature's manifest (first), its config and its
+	// layers as read, for the archive; empty when the Source keeps none.
+	Objects []Object
 }
 
 // LegacyLayer is one DSSE layer of a cosign .att attestation with the
@@ -124,6 +130,9 @@ type Verification struct {
 	IntegratedTime time.Time
 	SignedAt       time.Time // predicate attestedAt, trusted once the signature verified
 	Phases         map[string]PhaseCounts
+	// Via is where the evidence came from when it was not the origin
+	// (ViaArchive); empty otherwise.
+	Via Via
 }
 
 // Verifier checks fetched evidence against the trusted root and the

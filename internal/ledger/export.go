@@ -13,8 +13,9 @@ import (
 // snapshot: one object per record, each with a "type" field, in this order
 // — run (by id), walk, pointerVersion (by repo, ref, added time, path),
 // result (by seq), bundle (by digest, with its verifications), checkpoint
-// (by id), issue (by recipe, kind), issueOp (by id). Times are the stored
-// UTC strings ("" for unknown); byte fields that are not necessarily JSON
+// (by id), issue (by recipe, kind), issueOp (by id), archived (by id).
+// Times are the stored UTC strings ("" for unknown); byte fields that are
+// not necessarily JSON
 // (pointer content, bundles, statements, checkpoint roots) are base64.
 // Result rows carry enc, prevHash and hash, so the chain can be recomputed
 // from an export alone (phases and checks are the hashed JSON text).
@@ -26,6 +27,7 @@ func (d *DB) Export(ctx context.Context, w io.Writer) error {
 			exportRunsTx, exportWalksTx, exportPointerVersionsTx, exportResultsTx,
 			exportRunInputsTx, exportRunRecipesTx,
 			exportBundlesTx, exportCheckpointsTx, exportIssuesTx, exportIssueOpsTx,
+			exportArchivedTx,
 		} {
 			if err := step(ctx, tx, enc); err != nil {
 				return err
@@ -346,12 +348,13 @@ type exportRunInput struct {
 	RunID       int64  `json:"runId"`
 	EvidenceDir string `json:"evidenceDir"`
 	Allowlist   []byte `json:"allowlist"`
+	Archive     string `json:"archive"`
 }
 
 func exportRunInputsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
-	return each(ctx, tx, `SELECT run_id, evidence_dir, allowlist FROM run_inputs ORDER BY run_id`, func(s scanner) error {
+	return each(ctx, tx, `SELECT run_id, evidence_dir, allowlist, archive FROM run_inputs ORDER BY run_id`, func(s scanner) error {
 		in := exportRunInput{Type: "runInput"}
-		if err := s.Scan(&in.RunID, &in.EvidenceDir, &in.Allowlist); err != nil {
+		if err := s.Scan(&in.RunID, &in.EvidenceDir, &in.Allowlist, &in.Archive); err != nil {
 			return err
 		}
 		return enc.Encode(in)
@@ -386,5 +389,35 @@ func exportRunRecipesTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) erro
 		}
 		r.NeedsRecert, r.Undetermined, r.Lost = needs == 1, undet == 1, rawOrNull(lost)
 		return enc.Encode(r)
+	})
+}
+
+type exportArchived struct {
+	Type           string          `json:"type"`
+	Digest         string          `json:"digest"`
+	Store          string          `json:"store"`
+	SignatureKind  string          `json:"signatureKind"`
+	ReferrerDigest string          `json:"referrerDigest"`
+	Objects        json.RawMessage `json:"objects"`
+	Bytes          int64           `json:"bytes"`
+	ArchivedAt     string          `json:"archivedAt"`
+	RunID          *int64          `json:"runId"`
+}
+
+// exportArchivedTx writes the archive records (SPEC §9), by id.
+func exportArchivedTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
+	return each(ctx, tx, `SELECT digest, store, signature_kind, referrer_digest, objects, bytes, archived_at, run_id
+		FROM archived_bundles ORDER BY id`, func(s scanner) error {
+		a := exportArchived{Type: "archived"}
+		var objs string
+		var run sql.NullInt64
+		if err := s.Scan(&a.Digest, &a.Store, &a.SignatureKind, &a.ReferrerDigest, &objs, &a.Bytes, &a.ArchivedAt, &run); err != nil {
+			return err
+		}
+		a.Objects = rawOrNull(objs)
+		if run.Valid {
+			a.RunID = &run.Int64
+		}
+		return enc.Encode(a)
 	})
 }
