@@ -13,7 +13,30 @@ var _ audit.Source = (*Client)(nil)
 // extracted within the client's tar limits, and its attached signature.
 // Errors are *FetchError, which match the audit.Err* classes.
 func (c *Client) Fetch(ctx context.Context, oci, digest string) (*audit.Evidence, error) {
-	sum, err := c.FetchSummary(ctx, oci, digest)
+	const op = "fetch summary"
+	t, err := c.parseTarget(op, oci)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDigest(op, oci, digest); err != nil {
+		return nil, err
+	}
+	return c.readEvidence(ctx, httpStore{c, t}, digest)
+}
+
+// ReadEvidence is Fetch from a Store instead of a registry — the auditor's
+// archive — with the same rules: the same limits, digest checks, referrer
+// choice and legacy .att reading, so that an archived copy is judged as
+// its origin was.
+func (c *Client) ReadEvidence(ctx context.Context, s Store, digest string) (*audit.Evidence, error) {
+	if err := checkDigest("read evidence", s.Name(), digest); err != nil {
+		return nil, err
+	}
+	return c.readEvidence(ctx, extStore{c, s}, digest)
+}
+
+func (c *Client) readEvidence(ctx context.Context, st store, digest string) (*audit.Evidence, error) {
+	sum, err := c.fetchSummary(ctx, st, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -21,7 +44,7 @@ func (c *Client) Fetch(ctx context.Context, oci, digest string) (*audit.Evidence
 	if err != nil {
 		return nil, &FetchError{Op: "extract layer", Ref: sum.Ref(), Kind: KindIntegrity, Err: err}
 	}
-	att, err := c.FindSigstoreBundle(ctx, oci, digest)
+	att, err := c.findSigstoreBundle(ctx, st, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -34,28 +57,63 @@ func (c *Client) Fetch(ctx context.Context, oci, digest string) (*audit.Evidence
 			ReferrerDigest: att.ReferrerDigest,
 			Via:            att.Via,
 		},
+		Objects: sum.objects(),
 	}
 	switch att.Kind {
 	case AttestationSigstoreBundle:
 		ev.Signature.Kind = audit.SigstoreBundle
+		ev.Signature.Objects = signatureObjects(att.ReferrerDigest, att.ManifestMediaType, att.Manifest,
+			att.ConfigDescriptor, att.Config, []Descriptor{att.BundleLayer}, [][]byte{att.BundleJSON})
 	case AttestationCosignLegacy:
 		ev.Signature.Kind = audit.CosignLegacy
+		var ds []Descriptor
+		var bs [][]byte
 		for _, l := range att.Legacy {
 			ev.Signature.Legacy = append(ev.Signature.Legacy, audit.LegacyLayer{
 				Envelope: l.Envelope, Certificate: l.Certificate, Chain: l.Chain, Bundle: l.Bundle,
 				RFC3161Timestamp: l.RFC3161Timestamp,
 			})
+			ds, bs = append(ds, l.Descriptor), append(bs, l.Envelope)
 		}
+		ev.Signature.Objects = signatureObjects(att.ReferrerDigest, att.ManifestMediaType, att.Manifest, att.ConfigDescriptor, att.Config, ds, bs)
 	default:
 		return nil, &FetchError{Op: "find signature", Ref: sum.Ref(), Kind: KindNoSignature, Err: errors.New("unknown attestation kind " + att.Kind)}
 	}
 	for _, alt := range att.Alternatives {
 		ev.Alternatives = append(ev.Alternatives, audit.Signature{
 			Kind: audit.SigstoreBundle, BundleJSON: alt.JSON, ReferrerDigest: alt.Digest, Via: alt.Via,
+			Objects: signatureObjects(alt.Digest, alt.ManifestMediaType, alt.Manifest, alt.ConfigDescriptor, alt.Config, []Descriptor{alt.Layer}, [][]byte{alt.JSON}),
 		})
 	}
 	for _, sk := range att.Skipped {
 		ev.Skipped = append(ev.Skipped, audit.SkippedSignature{ReferrerDigest: sk.Digest, Reason: sk.Reason})
 	}
 	return ev, nil
+}
+
+// objects are the summary's manifest, config and layer as fetched, every
+// one checked against its digest.
+func (s *Summary) objects() []audit.Object {
+	return []audit.Object{
+		{Digest: s.Digest, MediaType: s.MediaType, Manifest: true, Data: s.Manifest},
+		{Digest: s.ConfigDescriptor.Digest, MediaType: s.ConfigDescriptor.MediaType, Data: s.Config},
+		{Digest: s.LayerDescriptor.Digest, MediaType: s.LayerDescriptor.MediaType, Data: s.Layer},
+	}
+}
+
+// signatureObjects are a signature's manifest, config (left out when it
+// could not be read: the copy is then incomplete, which the archive
+// refuses) and layers, as fetched.
+func signatureObjects(digest, mediaType string, manifest []byte, config Descriptor, configData []byte, layers []Descriptor, data [][]byte) []audit.Object {
+	if manifest == nil {
+		return nil
+	}
+	out := []audit.Object{{Digest: digest, MediaType: mediaType, Manifest: true, Data: manifest}}
+	if configData != nil {
+		out = append(out, audit.Object{Digest: config.Digest, MediaType: config.MediaType, Data: configData})
+	}
+	for i, l := range layers {
+		out = append(out, audit.Object{Digest: l.Digest, MediaType: l.MediaType, Data: data[i]})
+	}
+	return out
 }

@@ -100,9 +100,14 @@ func (c *Client) FetchSummary(ctx context.Context, ref, digest string) (*Summary
 	if err := checkDigest(op, ref, digest); err != nil {
 		return nil, err
 	}
-	at := t.repo.String() + "@" + digest
+	return c.fetchSummary(ctx, httpStore{c, t}, digest)
+}
 
-	raw, mt, err := c.getManifest(ctx, t, digest, "get manifest")
+// fetchSummary is FetchSummary from any store.
+func (c *Client) fetchSummary(ctx context.Context, st store, digest string) (*Summary, error) {
+	const op = "fetch summary"
+	at := st.name() + "@" + digest
+	raw, mt, err := st.manifest(ctx, digest, "get manifest")
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +143,7 @@ func (c *Client) FetchSummary(ctx context.Context, ref, digest string) (*Summary
 	}
 
 	s := &Summary{
-		Repository:       t.repo.String(),
+		Repository:       st.name(),
 		Digest:           digest,
 		MediaType:        mt,
 		ArtifactType:     m.ArtifactType,
@@ -150,10 +155,10 @@ func (c *Client) FetchSummary(ctx context.Context, ref, digest string) (*Summary
 	if s.ArtifactType == "" {
 		s.ArtifactType = m.Config.MediaType
 	}
-	if s.Config, err = c.getBlob(ctx, t, m.Config, c.o.limits.Manifest, "get config"); err != nil {
+	if s.Config, err = st.blob(ctx, m.Config, c.o.limits.Manifest, "get config"); err != nil {
 		return nil, err
 	}
-	if s.Layer, err = c.getBlob(ctx, t, layer, c.o.limits.Layer, "get layer"); err != nil {
+	if s.Layer, err = st.blob(ctx, layer, c.o.limits.Layer, "get layer"); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -220,20 +225,8 @@ func (c *Client) getManifest(ctx context.Context, t target, reference, op string
 // need no request.
 func (c *Client) getBlob(ctx context.Context, t target, d Descriptor, limit int64, op string) ([]byte, error) {
 	at := t.repo.String() + "@" + d.Digest
-	if err := checkDescriptor(d, limit); err != nil {
-		return nil, &FetchError{Op: op, Ref: at, Kind: KindIntegrity, Err: err}
-	}
-	if d.Digest == emptyJSONDigest && d.Size == 2 {
-		return []byte("{}"), nil
-	}
-	if d.Data != nil {
-		if int64(len(d.Data)) != d.Size {
-			return nil, &FetchError{Op: op, Ref: at, Kind: KindIntegrity, Err: integrityf("inline data of %d bytes, descriptor says %d", len(d.Data), d.Size)}
-		}
-		if err := verifyDigest(d.Data, d.Digest); err != nil {
-			return nil, &FetchError{Op: op, Ref: at, Kind: KindIntegrity, Err: err}
-		}
-		return d.Data, nil
+	if b, ok, err := knownBlob(op, at, d, limit); ok || err != nil {
+		return b, err
 	}
 	var b []byte
 	err := c.do(ctx, op, at, func(ctx context.Context) error {
