@@ -57,8 +57,9 @@ type Store interface {
 	// Manifest returns the manifest reference names (a digest or a tag)
 	// and its media type ("" to take the body's mediaType field).
 	Manifest(ctx context.Context, reference string) ([]byte, string, error)
-	// Blob returns the bytes of the blob digest.
-	Blob(ctx context.Context, digest string) ([]byte, error)
+	// Blob returns the bytes of the blob d names (d.Digest; d.Size bounds
+	// what is worth reading).
+	Blob(ctx context.Context, d Descriptor) ([]byte, error)
 	// Referrers lists the manifests whose subject is digest, each with its
 	// artifactType (an empty list when there are none).
 	Referrers(ctx context.Context, digest string) ([]Descriptor, error)
@@ -122,7 +123,7 @@ func (e extStore) blob(ctx context.Context, d Descriptor, limit int64, op string
 	if b, ok, err := knownBlob(op, at, d, limit); ok || err != nil {
 		return b, err
 	}
-	b, err := e.s.Blob(ctx, d.Digest)
+	b, err := e.s.Blob(ctx, d)
 	if err != nil {
 		return nil, e.fail(op, at, err)
 	}

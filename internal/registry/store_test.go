@@ -48,10 +48,10 @@ func (s *mapStore) Manifest(_ context.Context, ref string) ([]byte, string, erro
 	return o.Data, o.MediaType, nil
 }
 
-func (s *mapStore) Blob(_ context.Context, digest string) ([]byte, error) {
-	o, ok := s.objects[digest]
+func (s *mapStore) Blob(_ context.Context, d registry.Descriptor) ([]byte, error) {
+	o, ok := s.objects[d.Digest]
 	if !ok {
-		return nil, &registry.FetchError{Op: "get blob", Ref: digest, Kind: registry.KindGone}
+		return nil, &registry.FetchError{Op: "get blob", Ref: d.Digest, Kind: registry.KindGone}
 	}
 	return o.Data, nil
 }
