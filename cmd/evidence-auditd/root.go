@@ -79,6 +79,7 @@ Exit codes: 0 healthy, 1 could not complete, 2 usage or configuration error,
 		newServeCommand(g),
 		newVerifyCommand(g),
 		newIssuesCommand(g),
+		newArchiveCommand(g),
 		newDemoCommand(),
 	)
 	return root

@@ -137,6 +137,7 @@ func printRunSummary(w io.Writer, cfg *config.Config, out *job.Outcome) {
 	}
 	fmt.Fprintln(w, strings.Join(parts, ", "))
 	fmt.Fprintf(w, "ages: %d fresh, %d expiring, %d expired\n", s.ByAge[audit.AgeFresh], s.ByAge[audit.AgeExpiring], s.ByAge[audit.AgeExpired])
+	printArchiveLine(w, cfg, s)
 
 	var recert []audit.RecipeStatus
 	for _, r := range s.Recipes {

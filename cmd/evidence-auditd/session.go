@@ -21,6 +21,12 @@ func newJob(cfg *config.Config, log *slog.Logger) *job.Job {
 // progressPrinter renders done/total, rate and ETA on a terminal, and
 // nothing otherwise (STYLE "Output").
 func progressPrinter(w *os.File) func(done, total int) {
+	return progressLine(w, "audited %d/%d pointers")
+}
+
+// progressLine is progressPrinter with its own words: format takes done
+// and total.
+func progressLine(w *os.File, format string) func(done, total int) {
 	if fi, err := w.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
 		return nil
 	}
@@ -37,7 +43,7 @@ func progressPrinter(w *os.File) func(done, total int) {
 		if rate > 0 {
 			eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
 		}
-		fmt.Fprintf(w, "\raudited %d/%d pointers, %.0f/s, ETA %s   ", done, total, rate, eta)
+		fmt.Fprintf(w, "\r"+format+", %.0f/s, ETA %s   ", done, total, rate, eta)
 		if done == total {
 			io.WriteString(w, "\n")
 		}

@@ -43,7 +43,7 @@ func (opts *Options) archiveRecord(digest string) (ArchivedBundle, bool) {
 
 // archiveVerified copies a bundle the full path has just verified healthy
 // from its origin into the archive, unless the archive already holds it
-// (SPEC §9). The fast path never calls it: archiving adds no I/O while the
+// (SPEC §9) and its copy is not known to be damaged (opts.Recopy). The fast path never calls it: archiving adds no I/O while the
 // origin answers and the copy exists. A failure to archive never changes
 // the verdict; it is a warning check, and the next full verification
 // tries again. The record is for the ledger; nil when nothing was written.
@@ -51,7 +51,10 @@ func (r *Runner) archiveVerified(ctx context.Context, res *Result, digest string
 	if r.Archive == nil || r.Ledger == nil {
 		return nil
 	}
-	if _, ok := opts.archiveRecord(digest); ok {
+	if _, copied := opts.put.Load(digest); copied {
+		return nil // another pointer of the bundle, this run
+	}
+	if _, ok := opts.archived[digest]; ok && !opts.Recopy[digest] {
 		return nil
 	}
 	rec, err := r.Archive.Put(ctx, digest, ev, sig)

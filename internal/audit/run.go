@@ -102,6 +102,10 @@ type Options struct {
 	// Stop, when closed, starts no new pointers: those in flight finish,
 	// the rest are recorded no-verdict/canceled (a graceful shutdown).
 	Stop <-chan struct{}
+	// Recopy names bundles whose archived copy is damaged: a healthy full
+	// verification copies them again although the ledger records them
+	// (`archive backfill --repair`).
+	Recopy map[string]bool
 
 	// last holds the fast path's references, loaded once per run.
 	last map[VersionKey]LastVerification

@@ -19,6 +19,7 @@ type Config struct {
 	Rekor    Rekor    `yaml:"rekor"`
 	Registry Registry `yaml:"registry"`
 	Issues   Issues   `yaml:"issues"`
+	Archive  Archive  `yaml:"archive"`
 	Listen   string   `yaml:"listen"`
 	Log      Log      `yaml:"log"`
 
@@ -108,6 +109,19 @@ type Labels struct {
 	Lost   string `yaml:"lost"`
 }
 
+// Archive configures the auditor's own copies of verified bundles (SPEC §9).
+type Archive struct {
+	// Enabled keeps a copy of every bundle verified healthy; false keeps
+	// none (the transparency-log fallback still runs). Default true.
+	Enabled bool `yaml:"enabled"`
+	// Dir is the OCI image layout directory of the copies; default
+	// <dataDir>/archive. Ignored when URL is set.
+	Dir string `yaml:"dir"`
+	// URL is an OCI repository to keep the copies in instead
+	// ("registry.example/aicr-evidence-archive"); empty: Dir.
+	URL string `yaml:"url"`
+}
+
 // Log configures diagnostics on stderr.
 type Log struct {
 	Format string `yaml:"format"` // text | json
@@ -141,8 +155,9 @@ func Default() *Config {
 			MaxPerRun: 20,
 			Labels:    Labels{Recert: "evidence/recert", Lost: "evidence/lost"},
 		},
-		Listen: "127.0.0.1:9464",
-		Log:    Log{Format: "text", Level: "info"},
+		Archive: Archive{Enabled: true},
+		Listen:  "127.0.0.1:9464",
+		Log:     Log{Format: "text", Level: "info"},
 
 		ShutdownGrace: Duration(30 * time.Second),
 	}

@@ -123,6 +123,10 @@ func (j *Job) Audit(ctx context.Context, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	arch, err := NewArchive(cfg, j.UserAgent, j.Instruments, false)
+	if err != nil {
+		return nil, err
+	}
 	run, resumed, err := beginOrResume(ctx, db, cfg, req, walked.head, verifier)
 	if err != nil {
 		return nil, err
@@ -139,14 +143,14 @@ func (j *Job) Audit(ctx context.Context, req Request) (*Outcome, error) {
 		log.Info("resuming interrupted run", "run", run.ID, "alreadyRecorded", len(prior))
 	}
 	allow := ParseAllowlist(walked.allowlist, cfg.Repo.EvidenceDir+"/"+evidence.AllowlistFile, log)
-	if err := db.PutRunInputs(ctx, run.ID, ledger.RunInputs{EvidenceDir: cfg.Repo.EvidenceDir, Allowlist: walked.allowlist}); err != nil {
+	if err := db.PutRunInputs(ctx, run.ID, ledger.RunInputs{EvidenceDir: cfg.Repo.EvidenceDir, Allowlist: walked.allowlist, Archive: storeName(arch)}); err != nil {
 		return nil, err
 	}
 	tlog, err := NewRekor(cfg, verifier, j.UserAgent, j.Instruments, rekor.WithStore(db))
 	if err != nil {
 		return nil, err
 	}
-	runner := &audit.Runner{Source: source, Verifier: verifier, Ledger: db, Fallback: tlog, Monitor: tlog}
+	runner := &audit.Runner{Source: source, Verifier: verifier, Ledger: db, Fallback: tlog, Monitor: tlog, Archive: arch}
 	sum, err := runner.Run(ctx, versions, prior, audit.Options{
 		RunID:       run.ID,
 		AsOf:        run.AsOf,
@@ -166,6 +170,9 @@ func (j *Job) Audit(ctx context.Context, req Request) (*Outcome, error) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := db.PutRecipeStatuses(wctx, run.ID, sum.Recipes); err != nil {
+		return nil, err
+	}
+	if sum.Archive, err = db.ArchiveCoverage(wctx, run.ID); err != nil {
 		return nil, err
 	}
 	complete := sum.Complete && len(req.Only) == 0
