@@ -27,6 +27,8 @@ type RunStats struct {
 	Findings  bool
 	ByVerdict map[string]int // pointer versions by verdict
 	ByAge     map[string]int // pointer versions by age
+	// Archive is the run's archive coverage (SPEC §9).
+	Archive audit.ArchiveCoverage
 }
 
 // Result classifies the run for evidence_auditd_runs_total.
@@ -42,7 +44,7 @@ func (s RunStats) Result() string {
 
 // StatsOf summarizes an audit summary for the daemon.
 func StatsOf(runID int64, s *audit.Summary) RunStats {
-	st := RunStats{RunID: runID, Complete: s.Complete, Findings: s.Findings(), ByVerdict: map[string]int{}, ByAge: map[string]int{}}
+	st := RunStats{RunID: runID, Complete: s.Complete, Findings: s.Findings(), ByVerdict: map[string]int{}, ByAge: map[string]int{}, Archive: s.Archive}
 	for v, n := range s.ByVerdict {
 		st.ByVerdict[string(v)] = n
 	}
@@ -65,6 +67,7 @@ type Ledger interface {
 	LeaseLedger
 	LatestRun(ctx context.Context, completeOnly bool) (ledger.Run, error)
 	Results(ctx context.Context, runID int64) ([]audit.Result, error)
+	ArchiveCoverage(ctx context.Context, runID int64) (audit.ArchiveCoverage, error)
 }
 
 // Options configure a Daemon. Schedule, Job and Ledger are required.
@@ -399,6 +402,9 @@ func (d *Daemon) seedMetrics(ctx context.Context) {
 	for _, r := range rs {
 		s.ByVerdict[r.Verdict]++
 		s.ByAge[r.Age]++
+	}
+	if cov, err := d.o.Ledger.ArchiveCoverage(ctx, last.ID); err == nil {
+		s.Archive = cov
 	}
 	st := StatsOf(last.ID, s)
 	d.m.setCounts(st)

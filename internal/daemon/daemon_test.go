@@ -17,6 +17,7 @@ import (
 	"time"
 	_ "time/tzdata" // CRON_TZ tests must not depend on the host's zoneinfo
 
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/daemon"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
@@ -61,7 +62,8 @@ func (r *recorder) job(context.Context, <-chan struct{}) (daemon.RunStats, error
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ran = append(r.ran, r.fc.Now())
-	return daemon.RunStats{Complete: true, ByVerdict: map[string]int{"verified": 2}, ByAge: map[string]int{"fresh": 2}}, nil
+	return daemon.RunStats{Complete: true, ByVerdict: map[string]int{"verified": 2}, ByAge: map[string]int{"fresh": 2},
+		Archive: audit.ArchiveCoverage{Archived: 1, Healthy: 2}}, nil
 }
 
 func (r *recorder) runs() []time.Time {
@@ -496,6 +498,8 @@ func TestHeartbeatAndMetricsAfterRun(t *testing.T) {
 		{"evidence_auditd_runs_total", `result="failed"`, 0},
 		{"evidence_auditd_pointers", `verdict="verified"`, 2},
 		{"evidence_auditd_pointer_ages", `age="fresh"`, 2},
+		{"evidence_auditd_archive_bundles", `state="healthy"`, 2},
+		{"evidence_auditd_archive_bundles", `state="archived"`, 1},
 		{"evidence_auditd_heartbeat_pings_total", `outcome="ok"`, 1},
 		{"evidence_auditd_last_success_timestamp_seconds", "", float64(now.Unix())},
 	} {

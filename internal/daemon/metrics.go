@@ -50,6 +50,7 @@ type Metrics struct {
 	inProgress  prometheus.Gauge
 	pointers    *prometheus.GaugeVec
 	ages        *prometheus.GaugeVec
+	archive     *prometheus.GaugeVec
 	issueOps    *prometheus.CounterVec
 	requests    *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
@@ -79,6 +80,9 @@ func NewMetrics() *Metrics {
 			Help: "Pointer versions of the last complete run by verdict."}, []string{"verdict"}),
 		ages: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "pointer_ages",
 			Help: "Pointer versions of the last complete run by age: fresh, expiring, expired."}, []string{"age"}),
+		archive: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "archive_bundles",
+			Help: "Archive coverage of the last complete run: its distinct healthy bundles (state=healthy) and how many of them the archive holds (state=archived)."},
+			[]string{"state"}),
 		issueOps: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "issue_operations_total",
 			Help: "Issue operations by kind, operation and outcome (ok, error)."}, []string{"kind", "op", "outcome"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "requests_total",
@@ -92,7 +96,7 @@ func NewMetrics() *Metrics {
 		lockWaits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "lock_waits_total",
 			Help: "Times an audit had to wait because another process held the audit lock."}),
 	}
-	m.reg.MustRegister(m.runs, m.duration, m.lastSuccess, m.lastRun, m.nextRun, m.inProgress, m.pointers, m.ages,
+	m.reg.MustRegister(m.runs, m.duration, m.lastSuccess, m.lastRun, m.nextRun, m.inProgress, m.pointers, m.ages, m.archive,
 		m.issueOps, m.requests, m.latency, m.heartbeats, m.lockWaits,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{ResultHealthy, ResultFindings, ResultFailed, ResultInterrupted} {
@@ -173,6 +177,8 @@ func (m *Metrics) setCounts(st RunStats) {
 	for a, n := range st.ByAge {
 		m.ages.WithLabelValues(a).Set(float64(n))
 	}
+	m.archive.WithLabelValues("healthy").Set(float64(st.Archive.Healthy))
+	m.archive.WithLabelValues("archived").Set(float64(st.Archive.Archived))
 }
 
 func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

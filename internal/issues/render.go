@@ -47,6 +47,7 @@ func render(f finding, rt Route, labels Labels, byKey map[audit.VersionKey]audit
 			rs = append(rs, r)
 		}
 		writePointerTable(&b, rs)
+		writeArchivedNote(&b, rs)
 		b.WriteString("### What to do\n\nRestore the bundles to their registry (same digest), or re-certify the recipe and remove the pointers whose evidence is gone. `rekor-only` means the transparency log still proves what was signed; the bytes themselves are gone. This issue is closed automatically when no live pointer of the recipe is lost.\n\n")
 	}
 	writeRoute(&b, rt)
@@ -58,6 +59,28 @@ func render(f finding, rt Route, labels Labels, byKey map[audit.VersionKey]audit
 	sort.Strings(d.Assignees)
 	d.Fingerprint = fingerprint(d)
 	return d
+}
+
+// writeArchivedNote says, for lost bundles the auditor's archive still
+// holds (SPEC §7, §9), that the origin is gone, that the archived copy
+// verifies, and how to restore it.
+func writeArchivedNote(b *strings.Builder, rs []audit.Result) {
+	n := 0
+	for _, r := range rs {
+		if r.Verdict == audit.Archived {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	which := "1 of these bundles is"
+	if n > 1 {
+		which = fmt.Sprintf("%d of these bundles are", n)
+	}
+	fmt.Fprintf(b, "%s `archived`: the origin no longer serves it, but the auditor's own archive holds a digest-identical copy that passes every check of a verified bundle, so the recipe keeps its healthy attestation. "+
+		"Restore it with `evidence-auditd archive restore --lost --to REGISTRY/REPOSITORY` (or name the pointer files instead of `--lost`); "+
+		"the command verifies the bundle from its new place and prints the `bundle.oci` change each pointer needs (the digest stays).\n\n", which)
 }
 
 func writeRoute(b *strings.Builder, rt Route) {

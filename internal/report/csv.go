@@ -20,6 +20,7 @@ var CSVColumns = []string{
 	"addedCommit", "addedAt", "removedCommit", "removedAt",
 	"phasesPassed", "phasesFailed", "phasesSkipped", "phases",
 	"problems", "detail", "hint", "ledgerVerified",
+	"archiveState", "archivedAt",
 }
 
 // groupNames are the CSV names of the report groups.
@@ -88,6 +89,7 @@ func CSV(w io.Writer, s *Snapshot) error {
 			in.AddedCommit, addedAt, removedCommit, removedAt,
 			passed, failed, skipped, phaseText(r.Phases),
 			problemText(in.Problems), r.Detail, r.Hint, verified,
+			archiveState(p.Archive), stampOrEmpty(p.Archive.At),
 		)
 		for j := range rec {
 			rec[j] = defuse(rec[j])

@@ -30,6 +30,7 @@ func HTML(w io.Writer, s *Snapshot) error {
 
 type htmlPage struct {
 	S          *Snapshot
+	Archive    string // the run's archive in one sentence
 	State      string // "" when complete
 	Action     string
 	Retry      string
@@ -90,6 +91,7 @@ type htmlRecipe struct {
 type htmlRow struct {
 	Path, Removed, Recipe, Profile, Verdict, Class, VerdictCSS, Signer, SignerClass string
 	Attested, AgeCSS, Age, Via, Phases, Detail, Hint, Digest                        string
+	Archive                                                                         string
 }
 
 type htmlChange struct {
@@ -99,7 +101,7 @@ type htmlChange struct {
 // Colours of the verdicts and ages, shared by the chart and the badges.
 var (
 	verdictFill = map[audit.Verdict]string{
-		audit.Verified: "#2e7d32", audit.VerifiedWithFailures: "#7cb342", audit.RekorOnly: "#ef6c00",
+		audit.Verified: "#2e7d32", audit.VerifiedWithFailures: "#7cb342", audit.Archived: "#0277bd", audit.RekorOnly: "#ef6c00",
 		audit.Invalid: "#c62828", audit.NoVerdict: "#9e9e9e",
 	}
 	ageFill = map[audit.Age]string{audit.AgeFresh: "#2e7d32", audit.AgeExpiring: "#f9a825", audit.AgeExpired: "#c62828"}
@@ -110,6 +112,7 @@ func htmlView(s *Snapshot) *htmlPage {
 	pg := &htmlPage{
 		S: s, Action: actionText(s), SchemaVers: SchemaVersion,
 		Started: mdTime(s.Run.StartedAt), AsOf: mdTime(s.Run.AsOf), Finished: "not finished",
+		Archive: archiveLine(s),
 	}
 	if s.Run.Finished {
 		pg.Finished = mdTime(s.Run.FinishedAt)
@@ -123,7 +126,8 @@ func htmlView(s *Snapshot) *htmlPage {
 	c := &s.Summary
 	pg.Cards = []htmlCard{
 		{"pointers", c.Pointers, "muted"}, {"verified", c.Verified, "ok"},
-		{"verified with failures", c.VerifiedWithFailures, "ok"}, {"rekor-only", c.RekorOnly, warnIf(c.RekorOnly)},
+		{"verified with failures", c.VerifiedWithFailures, "ok"}, {"archived", c.Archived, warnIf(c.Archived)},
+		{"rekor-only", c.RekorOnly, warnIf(c.RekorOnly)},
 		{"invalid", c.Invalid, badIf(c.Invalid)}, {"no verdict", c.NoVerdict, "muted"},
 		{"expiring", c.Expiring, warnIf(c.Expiring)}, {"expired", c.Expired, badIf(c.Expired)},
 		{"recipes to re-certify", c.RecipesNeedingRecert, badIf(c.RecipesNeedingRecert)},
@@ -194,7 +198,7 @@ func verdictCSS(v audit.Verdict) string {
 	switch v {
 	case audit.Verified, audit.VerifiedWithFailures:
 		return "ok"
-	case audit.RekorOnly:
+	case audit.Archived, audit.RekorOnly:
 		return "warn"
 	case audit.Invalid:
 		return "bad"
@@ -211,7 +215,7 @@ func htmlRows(ps []*Pointer) []htmlRow {
 			Path: in.Path, Recipe: in.Recipe, Profile: in.Profile, Verdict: string(r.Verdict), Class: string(r.Class),
 			VerdictCSS: verdictCSS(r.Verdict), Age: string(r.Age), Via: string(r.VerifiedVia),
 			Phases: phaseText(r.Phases), Detail: r.Detail, Hint: r.Hint, Signer: noSigner(in),
-			Digest: shortDigest(in.BundleDigest),
+			Digest: shortDigest(in.BundleDigest), Archive: archiveText(p.Archive),
 		}
 		if in.RemovedCommit != nil {
 			row.Removed = short(*in.RemovedCommit)
@@ -282,6 +286,7 @@ func chart(c *Summary) htmlChart {
 		mk("Verdicts", 6, []part{
 			{"verified", c.Verified, verdictFill[audit.Verified]},
 			{"with failures", c.VerifiedWithFailures, verdictFill[audit.VerifiedWithFailures]},
+			{"archived", c.Archived, verdictFill[audit.Archived]},
 			{"rekor-only", c.RekorOnly, verdictFill[audit.RekorOnly]},
 			{"invalid", c.Invalid, verdictFill[audit.Invalid]},
 			{"no verdict", c.NoVerdict, verdictFill[audit.NoVerdict]},

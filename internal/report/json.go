@@ -45,18 +45,37 @@ type jsonRun struct {
 	Complete        bool    `json:"complete"`
 	Kind            string  `json:"kind"`
 	Degraded        bool    `json:"degraded"`
+	Archive         *string `json:"archive"`
 }
 
 type jsonSummary struct {
-	Pointers             int `json:"pointers"`
-	Verified             int `json:"verified"`
-	VerifiedWithFailures int `json:"verifiedWithFailures"`
-	RekorOnly            int `json:"rekorOnly"`
-	Invalid              int `json:"invalid"`
-	NoVerdict            int `json:"noVerdict"`
-	Expiring             int `json:"expiring"`
-	Expired              int `json:"expired"`
-	RecipesNeedingRecert int `json:"recipesNeedingRecert"`
+	Pointers             int          `json:"pointers"`
+	Verified             int          `json:"verified"`
+	VerifiedWithFailures int          `json:"verifiedWithFailures"`
+	Archived             int          `json:"archived"`
+	RekorOnly            int          `json:"rekorOnly"`
+	Invalid              int          `json:"invalid"`
+	NoVerdict            int          `json:"noVerdict"`
+	Expiring             int          `json:"expiring"`
+	Expired              int          `json:"expired"`
+	RecipesNeedingRecert int          `json:"recipesNeedingRecert"`
+	ArchiveCoverage      jsonCoverage `json:"archiveCoverage"`
+}
+
+// jsonCoverage is the archive coverage (SPEC §5, §9): distinct healthy
+// bundles of the run, how many were archived when it finished, and their
+// ratio (null when nothing is healthy).
+type jsonCoverage struct {
+	Archived int      `json:"archived"`
+	Healthy  int      `json:"healthy"`
+	Ratio    *float64 `json:"ratio"`
+}
+
+// jsonArchive is a pointer's bundle in the archive: state archived, pending
+// or none, and when it was archived (null unless archived).
+type jsonArchive struct {
+	State string  `json:"state"`
+	At    *string `json:"at"`
 }
 
 type jsonRecipe struct {
@@ -100,6 +119,7 @@ type jsonPointer struct {
 	Hint             *string                      `json:"hint"`
 	VerifiedVia      string                       `json:"verifiedVia"`
 	RekorLogIndex    *int64                       `json:"rekorLogIndex"`
+	Archive          jsonArchive                  `json:"archive"`
 	Phases           map[string]audit.PhaseCounts `json:"phases"`
 }
 
@@ -185,17 +205,21 @@ func toJSON(s *Snapshot) *jsonReport {
 			TrustRoot: s.Run.TrustRoot, VerifierVersion: s.Run.VerifierVersion, Deep: s.Run.Deep,
 			LedgerHead: strOrNull(s.Run.LedgerHead), LedgerVerified: s.Run.LedgerVerified,
 			LedgerProblem: strOrNull(s.Run.LedgerProblem), Complete: s.Run.Complete,
-			Kind: runKind(s.Run.Kind), Degraded: s.Run.Degraded,
+			Kind: runKind(s.Run.Kind), Degraded: s.Run.Degraded, Archive: strOrNull(s.Archive.Store),
 		},
 		Summary: jsonSummary{
 			Pointers: s.Summary.Pointers, Verified: s.Summary.Verified,
-			VerifiedWithFailures: s.Summary.VerifiedWithFailures, RekorOnly: s.Summary.RekorOnly,
+			VerifiedWithFailures: s.Summary.VerifiedWithFailures, Archived: s.Summary.Archived, RekorOnly: s.Summary.RekorOnly,
 			Invalid: s.Summary.Invalid, NoVerdict: s.Summary.NoVerdict, Expiring: s.Summary.Expiring,
 			Expired: s.Summary.Expired, RecipesNeedingRecert: s.Summary.RecipesNeedingRecert,
+			ArchiveCoverage: jsonCoverage{Archived: s.Archive.Coverage.Archived, Healthy: s.Archive.Coverage.Healthy},
 		},
 		Recipes: make([]jsonRecipe, 0, len(s.Recipes)),
 		Changes: make([]jsonChange, 0, len(s.Changes)),
 		Notes:   append([]string{}, s.Notes...),
+	}
+	if ratio, ok := s.Archive.Coverage.Ratio(); ok {
+		r.Summary.ArchiveCoverage.Ratio = &ratio
 	}
 	if s.Previous != nil {
 		id := s.Previous.ID
@@ -228,6 +252,10 @@ func pointerJSON(p *Pointer) jsonPointer {
 		AttestedAt: stampOrNull(res.AttestedAt), Age: strOrNull(string(res.Age)),
 		Verdict: string(res.Verdict), Class: strOrNull(string(res.Class)), Detail: res.Detail,
 		Hint: strOrNull(res.Hint), VerifiedVia: string(res.VerifiedVia), Phases: res.Phases,
+		Archive: jsonArchive{State: p.Archive.State, At: stampOrNull(p.Archive.At)},
+	}
+	if jp.Archive.State == "" {
+		jp.Archive.State = ArchiveNone
 	}
 	if in.RemovedAt != nil {
 		jp.RemovedAt = stampOrNull(*in.RemovedAt)

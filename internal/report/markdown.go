@@ -132,13 +132,14 @@ func runStateOf(r *RunInfo) string {
 func (m *mdWriter) summary(s *Snapshot) {
 	c := &s.Summary
 	m.line("## Summary\n")
-	num := []bool{true, true, true, true, true, true, true, true, true}
-	m.alignedHead(num, "Pointers", "Verified", "Verified with failures", "Rekor-only", "Invalid", "No verdict",
+	num := []bool{true, true, true, true, true, true, true, true, true, true}
+	m.alignedHead(num, "Pointers", "Verified", "Verified with failures", "Archived", "Rekor-only", "Invalid", "No verdict",
 		"Expiring", "Expired", "Recipes to re-certify")
-	m.row(strconv.Itoa(c.Pointers), strconv.Itoa(c.Verified), strconv.Itoa(c.VerifiedWithFailures),
+	m.row(strconv.Itoa(c.Pointers), strconv.Itoa(c.Verified), strconv.Itoa(c.VerifiedWithFailures), strconv.Itoa(c.Archived),
 		strconv.Itoa(c.RekorOnly), strconv.Itoa(c.Invalid), strconv.Itoa(c.NoVerdict),
 		strconv.Itoa(c.Expiring), strconv.Itoa(c.Expired), strconv.Itoa(c.RecipesNeedingRecert))
 	m.line("")
+	m.line("**Archive:** " + mdText(archiveLine(s)) + ".\n")
 	m.line(actionLine(s) + "\n")
 }
 
@@ -205,7 +206,7 @@ func (m *mdWriter) lost(s *Snapshot, ps []*Pointer) {
 	if !m.section("Lost bundles", len(ps)) {
 		return
 	}
-	m.line("The registry no longer serves these bundles. `rekor-only`: the transparency log still proves the signed entry; `not-found` / `forbidden`: nothing proves it any more.\n")
+	m.line("The registry no longer serves these bundles. `archived`: the auditor's archived copy is digest-identical and passes every check (restore it with `evidence-auditd archive restore`); `rekor-only`: the transparency log still proves the signed entry; `not-found` / `forbidden`: nothing proves it any more.\n")
 	lostIssue := map[string]*Issue{}
 	for i := range s.Recipes {
 		lostIssue[s.Recipes[i].Recipe] = s.Recipes[i].LostIssue
@@ -252,10 +253,10 @@ func (m *mdWriter) healthy(ps []*Pointer) {
 	if !m.section("Healthy", len(ps)) {
 		return
 	}
-	m.tableHead("Pointer", "Recipe", "Verdict", "Signer", "Attested", "Age", "Via", "Phases (passed/failed/skipped)")
+	m.tableHead("Pointer", "Recipe", "Verdict", "Signer", "Attested", "Age", "Via", "Archive", "Phases (passed/failed/skipped)")
 	for _, p := range ps {
 		m.row(mdPointer(p), mdRecipe(p), mdVerdict(&p.Result), mdSigner(&p.Info), mdAttested(&p.Result),
-			mdAge(p.Result.Age), mdText(string(p.Result.VerifiedVia)), mdText(phaseText(p.Result.Phases)))
+			mdAge(p.Result.Age), mdText(string(p.Result.VerifiedVia)), mdText(archiveText(p.Archive)), mdText(phaseText(p.Result.Phases)))
 	}
 	m.line("")
 }

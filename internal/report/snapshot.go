@@ -47,6 +47,8 @@ type Snapshot struct {
 	Recipes  []Recipe  // by recipe name
 	Pointers []Pointer // by path, then added time, then added commit
 	Changes  []Change  // by path, then added commit
+	// Archive is the run's archive store and coverage (SPEC §5, §9).
+	Archive ArchiveInfo
 	// Notes are facts about the snapshot itself a reader should know (the
 	// run recorded no inputs, pointers missing from the inventory, ...).
 	// Renderers show them; cmd also prints them on stderr.
@@ -102,6 +104,7 @@ type Summary struct {
 	Pointers             int
 	Verified             int
 	VerifiedWithFailures int
+	Archived             int
 	RekorOnly            int
 	Invalid              int
 	NoVerdict            int
@@ -158,6 +161,8 @@ func (is *Issue) Label() string {
 type Pointer struct {
 	Info   audit.PointerInfo
 	Result audit.Result
+	// Archive is the bundle's state in the auditor's archive.
+	Archive PointerArchive
 }
 
 // Live reports whether the pointer version is still present at the head the
@@ -255,6 +260,9 @@ func Load(ctx context.Context, db *ledger.DB, runID int64) (*Snapshot, error) {
 	s.Pointers = pointers(results, versions, evidenceDir, allow, &s.Notes)
 	s.Summary = summarize(s.Pointers)
 	s.Run.Degraded = audit.Degraded(s.Summary.Pointers, s.Summary.NoVerdict)
+	if err := s.loadArchive(ctx, db, run); err != nil {
+		return nil, err
+	}
 
 	statuses, err := db.RecipeStatuses(ctx, runID)
 	if err != nil {
@@ -426,6 +434,8 @@ func summarize(ps []Pointer) Summary {
 			s.Verified++
 		case audit.VerifiedWithFailures:
 			s.VerifiedWithFailures++
+		case audit.Archived:
+			s.Archived++
 		case audit.RekorOnly:
 			s.RekorOnly++
 		case audit.Invalid:
