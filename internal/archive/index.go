@@ -111,6 +111,39 @@ func (l *Layout) publish(entries []registry.Descriptor) error {
 	return <-done
 }
 
+// indexCache is the index as this process last wrote or read it: the
+// root, the shards loaded so far, and index.json's size and modification
+// time then (another writer — there should be none, the audit lock sees to
+// it — changes them, and the cache is dropped).
+type indexCache struct {
+	root   ociIndex
+	shards map[string][]registry.Descriptor
+	size   int64
+	mtime  time.Time
+}
+
+// cached returns the index cache, reloading the root when index.json
+// changed behind it.
+func (l *Layout) cached() (*indexCache, error) {
+	fi, err := os.Stat(filepath.Join(l.dir, "index.json"))
+	var size int64
+	var mtime time.Time
+	if err == nil {
+		size, mtime = fi.Size(), fi.ModTime()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read index.json: %w", err)
+	}
+	if c := l.index; c != nil && c.size == size && c.mtime.Equal(mtime) {
+		return c, nil
+	}
+	root, err := l.root()
+	if err != nil {
+		return nil, err
+	}
+	l.index = &indexCache{root: root, shards: map[string][]registry.Descriptor{}, size: size, mtime: mtime}
+	return l.index, nil
+}
+
 // commit adds entries to the index: each touched shard is rewritten as a
 // new blob (the entries it held plus the new ones, one per digest, sorted),
 // the blob directory synced, then index.json replaced atomically with the
@@ -118,26 +151,30 @@ func (l *Layout) publish(entries []registry.Descriptor) error {
 // shards replaced are deleted afterwards; a crash before that leaves them
 // as unreferenced blobs.
 func (l *Layout) commit(entries []registry.Descriptor) error {
-	root, err := l.root()
+	c, err := l.cached()
 	if err != nil {
 		return err
 	}
+	root := ociIndex{SchemaVersion: 2, MediaType: mediaTypeIndex, Manifests: append([]registry.Descriptor{}, c.root.Manifests...)}
 	byShard := map[string][]registry.Descriptor{}
 	for _, e := range entries {
 		s := shardOf(subjectOf(e))
 		byShard[s] = append(byShard[s], e)
 	}
 	var replaced []string
-	changed := false
+	shards := map[string][]registry.Descriptor{}
 	for shard, adds := range byShard {
 		i := slices.IndexFunc(root.Manifests, func(d registry.Descriptor) bool { return d.Annotations[annShard] == shard })
 		var cur []registry.Descriptor
 		if i >= 0 {
-			idx, err := l.readShard(root.Manifests[i])
-			if err != nil {
-				return err
+			var ok bool
+			if cur, ok = c.shards[shard]; !ok {
+				idx, err := l.readShard(root.Manifests[i])
+				if err != nil {
+					return err
+				}
+				cur = idx.Manifests
 			}
-			cur = idx.Manifests
 		}
 		merged := mergeEntries(cur, adds)
 		if i >= 0 && len(merged) == len(cur) {
@@ -152,7 +189,7 @@ func (l *Layout) commit(entries []registry.Descriptor) error {
 		if err := l.writeBlob(d.Digest, raw); err != nil {
 			return fmt.Errorf("write shard %s: %w", shard, err)
 		}
-		changed = true
+		shards[shard] = merged
 		if i >= 0 {
 			replaced = append(replaced, root.Manifests[i].Digest)
 			root.Manifests[i] = d
@@ -160,7 +197,7 @@ func (l *Layout) commit(entries []registry.Descriptor) error {
 			root.Manifests = append(root.Manifests, d)
 		}
 	}
-	if !changed {
+	if len(shards) == 0 {
 		return nil // every entry was listed already (a copy redone after a crash)
 	}
 	slices.SortFunc(root.Manifests, func(a, b registry.Descriptor) int {
@@ -174,13 +211,24 @@ func (l *Layout) commit(entries []registry.Descriptor) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteBytes(filepath.Join(l.dir, "index.json"), 0o644, raw); err != nil {
+	path := filepath.Join(l.dir, "index.json")
+	if err := atomicfile.WriteBytes(path, 0o644, raw); err != nil {
+		l.index = nil // whatever is on disk now is read again
 		return fmt.Errorf("write index.json: %w", err)
 	}
 	for _, d := range replaced {
 		if p, err := l.blobPath(d); err == nil {
 			os.Remove(p)
 		}
+	}
+	c.root = root
+	for shard, es := range shards {
+		c.shards[shard] = es
+	}
+	if fi, err := os.Stat(path); err == nil {
+		c.size, c.mtime = fi.Size(), fi.ModTime()
+	} else {
+		l.index = nil
 	}
 	return nil
 }

@@ -43,6 +43,10 @@ type Layout struct {
 	mu         sync.Mutex
 	committing bool
 	pending    []pendingEntries
+	// index is the index as the committing goroutine last wrote or read
+	// it (only it touches it), so that a commit rewrites the shards it
+	// changes without re-reading the whole index.
+	index *indexCache
 }
 
 // OpenLayout opens (creating it when absent) the layout in dir. reader

@@ -249,3 +249,37 @@ func TestLayoutGroupCommit(t *testing.T) {
 			rep.Usage.Unreferenced, len(rep.Unrecorded), len(cs), err, len(shards))
 	}
 }
+
+// TestLayoutTwoWritersInTurn: a writer's cached index is dropped when
+// another process rewrote index.json (one after the other, as the audit
+// lock orders them): no entry is lost.
+func TestLayoutTwoWritersInTurn(t *testing.T) {
+	f := newFixture(t, cases())
+	dir := filepath.Join(t.TempDir(), "archive")
+	put := func(l *archive.Layout, name string) {
+		t.Helper()
+		bp := f.built.Pointer(name)
+		ev, err := f.client.Fetch(context.Background(), bp.OCI, bp.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Put(context.Background(), bp.Digest, ev, ev.Signature); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func() *archive.Layout {
+		l, err := archive.OpenLayout(dir, f.client, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	first, second := open(), open()
+	put(first, "v1")
+	put(second, "v2")
+	put(first, "legacy")
+	listed, _, err := first.Listed()
+	if err != nil || len(listed) != 3 {
+		t.Errorf("%d bundles listed (%v), want all 3", len(listed), err)
+	}
+}

@@ -7,8 +7,10 @@
 // (SPEC §7) or auditing at once (SPEC §8).
 //
 // job composes the adapters (history, registry, verify, rekor, ledger,
-// issues) around internal/audit, and owns the decisions about runs that are
-// not about one pointer: what-if runs, coverage guards, degraded runs.
+// archive, issues) around internal/audit, and owns the decisions about
+// runs that are not about one pointer: what-if runs, coverage guards,
+// degraded runs, and the archive commands (backfill under the audit lock;
+// verify and restore, which only read the ledger and the archive).
 // It never prints; it logs through the logger it is given. It must not
 // import cmd/ or the sandbox.
 package job
