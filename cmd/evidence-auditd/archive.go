@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,7 +60,11 @@ object, media type); 1 the archive or ledger cannot be read; 2 usage.`,
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "Archive %s\n", rep.Store)
 			fmt.Fprintf(w, "%d bundles, %d objects, %s re-hashed\n", rep.Bundles, rep.Objects, bytesText(rep.Bytes))
-			fmt.Fprintf(w, "disk usage: %s in %d files", bytesText(rep.Usage.Bytes), rep.Usage.Files)
+			if strings.HasPrefix(rep.Store, "oci:") {
+				fmt.Fprintf(w, "stored in the registry: %s in %d objects (as recorded; a registry may share blobs between repositories)", bytesText(rep.Usage.Bytes), rep.Usage.Files)
+			} else {
+				fmt.Fprintf(w, "disk usage: %s in %d files", bytesText(rep.Usage.Bytes), rep.Usage.Files)
+			}
 			if rep.Usage.Unreferenced > 0 {
 				fmt.Fprintf(w, " (%d unreferenced blobs, %s: residue of interrupted copies)", rep.Usage.Unreferenced, bytesText(rep.Usage.UnreferencedBytes))
 			}

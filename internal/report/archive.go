@@ -105,7 +105,7 @@ func archiveText(a PointerArchive) string {
 // archiveLine says the run's archive in one sentence.
 func archiveLine(s *Snapshot) string {
 	if s.Archive.Store == "" {
-		return "disabled for this run; " + coverageText(s.Archive.Coverage) + " by earlier runs"
+		return "not used by this run (disabled, or the run predates the archive); " + coverageText(s.Archive.Coverage) + " by other runs"
 	}
 	return coverageText(s.Archive.Coverage) + " in " + s.Archive.Store
 }
