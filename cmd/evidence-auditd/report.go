@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -124,7 +125,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, path string, runID
 	for _, n := range snap.Notes {
 		fmt.Fprintln(stderr, "evidence-auditd: note:", n)
 	}
-	if err := writeOutput(outPath, stdout, func(w io.Writer) error { return report.Render(w, snap, f) }); err != nil {
+	if err := writeOutput(outPath, stdout, func(w io.Writer) error { return report.Render(w, snap, f, linksFrom(outPath)) }); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	if outPath != "" {
@@ -137,6 +138,20 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, path string, runID
 		return &findingsError{what: "ledger " + path + " does not verify"}
 	}
 	return nil
+}
+
+// linksFrom makes a report's links to issue files relative to where it is
+// read: the directory of -o FILE, or the working directory for stdout (a
+// report is usually redirected there).
+func linksFrom(outPath string) report.Option {
+	dir := filepath.Dir(outPath)
+	if outPath == "" {
+		dir = "."
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return report.LinksFrom(dir)
 }
 
 // reportLoadErr words a load failure and picks its exit code.
