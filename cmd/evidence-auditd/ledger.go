@@ -13,6 +13,7 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/atomicfile"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
 
@@ -126,9 +127,9 @@ func runLedgerVerify(ctx context.Context, out io.Writer, path string) error {
 	b := rep.FirstBad
 	fmt.Fprintf(out, "ledger %s: BROKEN at result row seq=%d (run %d", path, b.Seq, b.RunID)
 	if b.Path != "" {
-		fmt.Fprintf(out, ", %s", b.Path)
+		fmt.Fprintf(out, ", %s", escape.Line(b.Path))
 	}
-	fmt.Fprintf(out, "): %s\n", b.Reason)
+	fmt.Fprintf(out, "): %s\n", escape.Line(b.Reason))
 	return &findingsError{what: fmt.Sprintf("ledger chain broken at seq %d", b.Seq)}
 }
 

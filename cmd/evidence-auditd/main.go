@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
 	"github.com/evidence-auditd/evidence-auditd/internal/job"
 )
 
@@ -52,6 +54,16 @@ func interruptContext() (context.Context, func()) {
 }
 
 // exitCode maps an error to the process exit code and prints it once.
+// escapeLines escapes each line of an error message (SPEC §4: errors quote
+// paths and refs from the audited repository), keeping the lines apart.
+func escapeLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i := range lines {
+		lines[i] = escape.Line(lines[i])
+	}
+	return strings.Join(lines, "\n")
+}
+
 func exitCode(err error) int {
 	if err == nil {
 		return exitOK
@@ -60,7 +72,7 @@ func exitCode(err error) int {
 	if errors.As(err, &f) {
 		return exitFindings // the summary already said what was found
 	}
-	fmt.Fprintln(os.Stderr, "evidence-auditd:", err)
+	fmt.Fprintln(os.Stderr, "evidence-auditd:", escapeLines(err.Error()))
 	var u *usageError
 	if errors.As(err, &u) || job.IsUsage(err) {
 		return exitUsage

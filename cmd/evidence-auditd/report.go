@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 	"github.com/evidence-auditd/evidence-auditd/internal/report"
 )
@@ -123,7 +124,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, path string, runID
 		return reportLoadErr(path, err)
 	}
 	for _, n := range snap.Notes {
-		fmt.Fprintln(stderr, "evidence-auditd: note:", n)
+		fmt.Fprintln(stderr, "evidence-auditd: note:", escape.Line(n))
 	}
 	if err := writeOutput(outPath, stdout, func(w io.Writer) error { return report.Render(w, snap, f, linksFrom(outPath)) }); err != nil {
 		return fmt.Errorf("write report: %w", err)
@@ -134,7 +135,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, path string, runID
 	if !snap.Run.LedgerVerified {
 		// Rendered, so that the damage can be inspected, but marked in the
 		// document and failed here: never passed off as sound (SPEC §6).
-		fmt.Fprintf(stderr, "evidence-auditd: do not rely on this report: %s\n", snap.Run.LedgerProblem)
+		fmt.Fprintf(stderr, "evidence-auditd: do not rely on this report: %s\n", escape.Line(snap.Run.LedgerProblem))
 		return &findingsError{what: "ledger " + path + " does not verify"}
 	}
 	return nil

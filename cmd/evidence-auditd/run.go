@@ -13,6 +13,7 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
 	"github.com/evidence-auditd/evidence-auditd/internal/job"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
@@ -105,7 +106,8 @@ func countClass(rs []audit.Result, c audit.Class) int {
 }
 
 // printRunSummary is run's human summary: counts, then what needs action,
-// then what the issue phase did.
+// then what the issue phase did. Paths, recipes and details are escaped
+// (SPEC §4): they come from the audited repository and its bundles.
 func printRunSummary(w io.Writer, cfg *config.Config, out *job.Outcome) {
 	s := out.Summary
 	state := "complete"
@@ -152,7 +154,7 @@ func printRunSummary(w io.Writer, cfg *config.Config, out *job.Outcome) {
 			if !r.FreshestAttestedAt.IsZero() {
 				at = r.FreshestAttestedAt.Format("2006-01-02")
 			}
-			fmt.Fprintf(tw, "  %s\t%s\tfreshest healthy attestation %s\n", r.Recipe, r.Reason, at)
+			fmt.Fprintf(tw, "  %s\t%s\tfreshest healthy attestation %s\n", escape.Line(r.Recipe), r.Reason, at)
 		}
 		tw.Flush()
 	}
@@ -171,13 +173,13 @@ func printRunSummary(w io.Writer, cfg *config.Config, out *job.Outcome) {
 	if len(findings) > 0 {
 		fmt.Fprintf(w, "\nFindings (%d):\n", len(findings))
 		for _, r := range findings {
-			fmt.Fprintf(w, "  %s\n    %s: %s\n", r.Key.Path, verdictLabel(r), r.Detail)
+			fmt.Fprintf(w, "  %s\n    %s: %s\n", escape.Line(r.Key.Path), verdictLabel(r), escape.Line(r.Detail))
 		}
 	}
 	if len(s.LogFindings) > 0 {
 		fmt.Fprintf(w, "\nTransparency-log findings (%d):\n", len(s.LogFindings))
 		for _, f := range s.LogFindings {
-			fmt.Fprintf(w, "  %s\n", f)
+			fmt.Fprintf(w, "  %s\n", escape.Line(f))
 		}
 	}
 	if len(retry) > 0 {
@@ -188,7 +190,7 @@ func printRunSummary(w io.Writer, cfg *config.Config, out *job.Outcome) {
 				canceled++ // one line for all of them: an interrupt is one event
 				continue
 			}
-			fmt.Fprintf(w, "  %s\n    %s: %s\n", r.Key.Path, verdictLabel(r), r.Detail)
+			fmt.Fprintf(w, "  %s\n    %s: %s\n", escape.Line(r.Key.Path), verdictLabel(r), escape.Line(r.Detail))
 		}
 		if canceled > 0 {
 			fmt.Fprintf(w, "  %d pointers not reached before the run was interrupted (no-verdict/canceled)\n", canceled)
