@@ -8,8 +8,15 @@
 //     from the log alone (the entry named by the pointer's rekorLogIndex or
 //     found through the index search for the bundle digest). Rekor v1 is
 //     read through the REST API with rekor's generated client and checked
-//     with rekor/pkg/verify; Rekor v2 (tile-based, C2SP tlog-tiles) through
-//     its checkpoint, tiles and entry bundles with transparency-dev/merkle.
+//     with rekor/pkg/verify; Rekor v2 (tile-based, C2SP tlog-tiles) at the
+//     baseUrl the trusted root names for the cached entry's log: its
+//     checkpoint verified as a C2SP signed note (rekor-tiles' note
+//     verifier over golang.org/x/mod/sumdb/note, origin = the baseUrl host,
+//     Ed25519 or ECDSA; body parsed by transparency-dev/formats), the entry
+//     read from its entry bundle and proven included with proofs built from
+//     its tiles (transparency-dev/merkle). A v2 entry is proven from a
+//     cached bundle only: v2 logs have no search and their entries hold no
+//     statement, so nothing else ties an entry to a digest.
 //   - audit.LogMonitor (Log.CheckConsistency): every checkpoint the fallback
 //     saw is recorded in the ledger; once per run the newest one of each log
 //     is proven consistent with the last one recorded by earlier runs, so a

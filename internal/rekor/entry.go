@@ -60,11 +60,33 @@ type entry struct {
 	Checkpoint       *util.SignedCheckpoint
 }
 
-// failure is a positive finding about an entry: its class and check.
+// failure is a positive finding about an entry: its class and check, and
+// a hint when the class's usual hint would mislead.
 type failure struct {
 	class  audit.Class
 	check  string
 	detail string
+	hint   string
+}
+
+func (f *failure) withHint(h string) *failure { f.hint = h; return f }
+
+// refreshHint is the hint for trust material the trusted root lacks: stale
+// trust is never reported as an altered bundle (SPEC §3).
+const refreshHint = "refresh the trusted root (trust.trustedRoot, or the public-good TUF cache under dataDir) and re-run: " +
+	"nothing shows the evidence was altered, the trusted root just does not name its log"
+
+// unknownLog is the finding for an entry whose log the trusted root does
+// not name: the detail names the log by the key id a trusted root would
+// list (logId.keyId), and the hint says to refresh the trusted root.
+func unknownLog(tle *tlogEntryRef) *failure {
+	era := "Rekor v1"
+	if tle.v2 {
+		era = "Rekor v2"
+	}
+	return fail(audit.ClassSignature, CheckLogKey,
+		"the cached bundle's entry %d is in a %s log with key id %s, which the trusted root does not name: it cannot be verified against this trusted root",
+		tle.index, era, tle.logID).withHint(refreshHint)
 }
 
 func (f *failure) Error() string { return f.check + ": " + f.detail }
@@ -241,7 +263,8 @@ func (l *Log) verifyEntry(ctx context.Context, e *entry, want audit.Expectation,
 
 	tl, ok := l.trust.RekorLogs()[strings.ToLower(e.LogID)]
 	if !ok {
-		return pr, fail(audit.ClassSignature, CheckLogKey, "entry %d is in log %s, which the trusted root does not name", e.Index, shortHex(e.LogID))
+		return pr, fail(audit.ClassSignature, CheckLogKey, "entry %d is in the log with key id %s, which the trusted root does not name", e.Index, strings.ToLower(e.LogID)).
+			withHint(refreshHint)
 	}
 	if e.IntegratedTime.Before(tl.ValidityPeriodStart) || (!tl.ValidityPeriodEnd.IsZero() && e.IntegratedTime.After(tl.ValidityPeriodEnd)) {
 		return pr, fail(audit.ClassSignature, CheckLogKey, "entry %d was integrated at %s, outside the validity of log %s's key in the trusted root",

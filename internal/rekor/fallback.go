@@ -99,10 +99,12 @@ func (p *prover) invalid(f *failure) audit.Verification {
 	}
 	v := audit.Verification{Verdict: audit.Invalid, Class: class, LogIndex: -1, Checks: p.checks}
 	v.Detail = fmt.Sprintf("the registry no longer serves the bundle (%v) and the transparency log does not prove it: %s", p.lost, f.detail)
-	switch class {
-	case audit.ClassNotFound, audit.ClassForbidden:
+	switch {
+	case f.hint != "":
+		v.Hint = f.hint
+	case class == audit.ClassNotFound, class == audit.ClassForbidden:
 		v.Hint = lostHint
-	case audit.ClassIdentity:
+	case class == audit.ClassIdentity:
 		v.Hint = "the log's entry is signed by another identity than the pointer names: treat the pointer as suspect"
 	default:
 		v.Hint = "the log served an entry or proof that does not verify against the trusted root: check trust.trustedRoot and rekor.url, then treat the evidence as suspect"
@@ -133,6 +135,24 @@ func (p *prover) fetchFailure(err error, notFound string) audit.Verification {
 // legacy cosign form) and the log alone must decide.
 func (p *prover) fromCache(ctx context.Context, cb audit.CachedBundle) (audit.Verification, bool) {
 	first := cb.VerifiedAt.UTC().Format("2006-01-02")
+	// A cached bundle whose log the trusted root does not name cannot be
+	// re-verified; say which log, rather than let the offline check read
+	// as an altered bundle (SPEC §3).
+	var parsed bundle.Bundle
+	if err := parsed.UnmarshalJSON(cb.BundleJSON); err == nil {
+		var unknown *tlogEntryRef
+		known := false
+		for _, t := range parsed.GetVerificationMaterial().GetTlogEntries() {
+			if _, ok := p.l.trust.RekorLogs()[hex.EncodeToString(t.GetLogId().GetKeyId())]; ok {
+				known = true
+			} else if unknown == nil {
+				unknown = refOf(t)
+			}
+		}
+		if !known && unknown != nil {
+			return p.invalid(unknownLog(unknown)), true
+		}
+	}
 	off := p.l.cfg.cached.VerifyCached(cb.BundleJSON, p.want)
 	for _, c := range off.Checks {
 		c.Name = CachedPrefix + c.Name
@@ -346,10 +366,12 @@ func plural(n int) string {
 	return "ies"
 }
 
-// v2Note says, for a not-found verdict, what the fallback cannot search:
-// the trusted root's other logs (Rekor v2 logs among them) have no index
-// search, so without a cached bundle an entry there cannot be found by
-// digest; and a rekorLogIndex is read from the Rekor v1 log at rekor.url.
+// v2Note says, for a not-found verdict, what the fallback cannot do for
+// the trusted root's other logs (Rekor v2 logs among them): they have no
+// index search, and a hashedrekord entry holds the certificate, the
+// signature and a hash of the signed envelope — not the statement — so
+// without a cached bundle a v2 entry can be neither found nor tied to the
+// digest; a rekorLogIndex is read from the Rekor v1 log at rekor.url.
 func (l *Log) v2Note() string {
 	var others []string
 	for _, tl := range l.trust.RekorLogs() {
@@ -361,6 +383,8 @@ func (l *Log) v2Note() string {
 		return ""
 	}
 	slices.Sort(others)
-	return fmt.Sprintf(" (only the Rekor v1 log at %s was searched: an entry in a Rekor v2, tile-based log among the trusted root's other logs — %s — "+
-		"cannot be found by digest, since v2 logs have no search index; only a bundle cached in the ledger locates it)", l.url, strings.Join(others, ", "))
+	return fmt.Sprintf(" (only the Rekor v1 log at %s was searched. If this evidence was logged in a Rekor v2 log — the trusted root names %s — "+
+		"it cannot be proven without a cached bundle: a v2 log has no search, so nothing finds the entry by digest, and its hashedrekord entry holds "+
+		"only a hash of the signed envelope, not the statement, so no entry can be tied to the digest; the ledger never cached this bundle)",
+		l.url, strings.Join(others, ", "))
 }

@@ -38,8 +38,8 @@ type fixture struct {
 func ago(days int) time.Time { return testNow.AddDate(0, 0, -days) }
 
 // cases are the pointers the tests prove from the log: good ones signed by
-// NVIDIA's CI, one with no rekorLogIndex, and one whose log entry is
-// signed by a fork while the pointer names NVIDIA.
+// NVIDIA's CI, one with no rekorLogIndex, one whose log entry is signed by
+// a fork while the pointer names NVIDIA, and two in the Rekor v2 era.
 func cases() []sandbox.Case {
 	nvidia, fresh := sandbox.SignerNVIDIA, sandbox.Expectation{Verdict: sandbox.Verified, Age: sandbox.AgeFresh}
 	return []sandbox.Case{
@@ -50,6 +50,11 @@ func cases() []sandbox.Case {
 			Expect: sandbox.Expectation{Verdict: sandbox.Invalid, Class: sandbox.ClassIdentity, Age: sandbox.AgeFresh}},
 		{Name: "wrong-index", Recipe: "a100-gke-cos-inference", Signer: nvidia, SignedAt: ago(10), WrongLogIndex: true,
 			Expect: sandbox.Expectation{Verdict: sandbox.Invalid, Class: sandbox.ClassIntegrity, Age: sandbox.AgeFresh}},
+		// The Rekor v2 era: a hashedrekord entry in the v2 log, an RFC 3161
+		// timestamp, no SET, no integrated time.
+		{Name: "good-v2", Recipe: "h200-eks-ubuntu-training", Signer: nvidia, SignedAt: ago(40), Era: sandbox.EraV2, Expect: fresh},
+		{Name: "wrong-signer-v2", Recipe: "gb200-eks-ubuntu-training", Signer: sandbox.SignerFork, ClaimedSigner: &nvidia, SignedAt: ago(14), Era: sandbox.EraV2,
+			Expect: sandbox.Expectation{Verdict: sandbox.Invalid, Class: sandbox.ClassIdentity, Age: sandbox.AgeFresh}},
 	}
 }
 

@@ -9,13 +9,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
-	"github.com/sigstore/rekor/pkg/util"
+	rekornote "github.com/sigstore/rekor-tiles/v2/pkg/note"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	flog "github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 )
@@ -61,18 +65,66 @@ func (t *tiles) get(ctx context.Context, path string) ([]byte, error) {
 	return b, nil
 }
 
-// checkpoint fetches and parses the log's signed checkpoint; the caller
-// verifies the signature.
-func (t *tiles) checkpoint(ctx context.Context) (*util.SignedCheckpoint, string, error) {
+// checkpoint fetches the log's checkpoint and verifies it as a C2SP signed
+// note (SPEC §2.2) with v, the log's note verifier: a signature line whose
+// name is the origin and whose key hint is the first 4 bytes of the log's
+// key hash, verifying with the log key; then its body (origin, size, root
+// hash) is parsed with transparency-dev/formats and must name the origin.
+// A note that is not a signed note at all is a bad response (the log
+// served something else, as a broken proxy would); a signed note that the
+// log key did not sign, or that names another origin, is a failure.
+func (t *tiles) checkpoint(ctx context.Context, v note.Verifier) (*flog.Checkpoint, string, *failure, error) {
 	raw, err := t.get(ctx, "/checkpoint")
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
-	cp := &util.SignedCheckpoint{}
-	if err := cp.UnmarshalText(raw); err != nil {
-		return nil, "", fmt.Errorf("checkpoint: %w: %v", ErrBadResponse, err)
+	n, err := note.Open(raw, note.VerifierList(v))
+	var unverified *note.UnverifiedNoteError
+	var invalid *note.InvalidSignatureError
+	switch {
+	case errors.As(err, &unverified):
+		var hints []string
+		for _, s := range unverified.Note.UnverifiedSigs {
+			hints = append(hints, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
+		}
+		return nil, "", fail(audit.ClassSignature, CheckCheckpoint,
+			"the checkpoint %s serves is not signed by the log key the trusted root names (%s+%08x); its signatures are by %s",
+			t.base, v.Name(), v.KeyHash(), strings.Join(hints, ", ")), nil
+	case errors.As(err, &invalid):
+		return nil, "", fail(audit.ClassSignature, CheckCheckpoint,
+			"the checkpoint %s serves carries the log key's name and hint (%s+%08x), but its signature does not verify with that key: a forged checkpoint",
+			t.base, invalid.Name, invalid.Hash), nil
+	case err != nil:
+		return nil, "", nil, fmt.Errorf("checkpoint: %w: not a signed note: %v", ErrBadResponse, err)
 	}
-	return cp, string(raw), nil
+	cp := &flog.Checkpoint{}
+	if _, err := cp.Unmarshal([]byte(n.Text)); err != nil {
+		return nil, "", fail(audit.ClassSignature, CheckCheckpoint, "the checkpoint %s serves is signed by the log key but its body does not parse: %v", t.base, err), nil
+	}
+	if cp.Origin != v.Name() {
+		return nil, "", fail(audit.ClassSignature, CheckCheckpoint, "the checkpoint %s serves names origin %q, not %q", t.base, cp.Origin, v.Name()), nil
+	}
+	return cp, string(raw), nil, nil
+}
+
+// noteVerifier is the C2SP signed-note verifier of a Rekor v2 log the
+// trusted root names: origin the host of its baseUrl, key hint and key from
+// the log key (Ed25519 as public-good's, or ECDSA), computed by rekor-tiles'
+// note package.
+func noteVerifier(tl *root.TransparencyLog) (note.Verifier, error) {
+	u, err := url.Parse(tl.BaseURL)
+	if err != nil || u.Hostname() == "" {
+		return nil, fmt.Errorf("baseUrl %q: no host to take the checkpoint origin from", tl.BaseURL)
+	}
+	sv, err := logVerifier(tl)
+	if err != nil {
+		return nil, err
+	}
+	v, err := rekornote.NewNoteVerifier(u.Hostname(), sv)
+	if err != nil {
+		return nil, fmt.Errorf("note verifier: %w", err)
+	}
+	return v, nil
 }
 
 // tilePath is "/tile/<L>/<N>[.p/<W>]" or "/tile/entries/<N>[.p/<W>]" with N
@@ -187,23 +239,28 @@ func (t *tiles) entry(ctx context.Context, index, size uint64) ([]byte, error) {
 func (p *prover) fromCacheTiles(ctx context.Context, cb audit.CachedBundle, off audit.Verification, tle *tlogEntryRef, _ bodyFacts) audit.Verification {
 	first := cb.VerifiedAt.UTC().Format("2006-01-02")
 	tl, ok := p.l.trust.RekorLogs()[tle.logID]
-	if !ok || tl.BaseURL == "" {
-		return p.invalid(fail(audit.ClassSignature, CheckLogKey, "the cached entry's log %s… is not named (with a URL) by the trusted root", shortHex(tle.logID)))
+	if !ok {
+		return p.invalid(unknownLog(tle))
 	}
-	verifier, err := logVerifier(tl)
+	if tl.BaseURL == "" {
+		return p.invalid(fail(audit.ClassSignature, CheckLogKey, "the trusted root names the cached entry's Rekor v2 log %s without a baseUrl: its tiles cannot be read", tle.logID).
+			withHint(refreshHint))
+	}
+	nv, err := noteVerifier(tl)
 	if err != nil {
 		return p.invalid(fail(audit.ClassSignature, CheckLogKey, "log %s…: %v", shortHex(tle.logID), err))
 	}
-	p.check(CheckLogKey, audit.CheckPass, "log %s… (Rekor v2, tiles at %s) is named by the trusted root", shortHex(tle.logID), tl.BaseURL)
+	p.check(CheckLogKey, audit.CheckPass, "log %s… (Rekor v2, tiles at %s, checkpoint origin %q, key hint %08x) is named by the trusted root",
+		shortHex(tle.logID), tl.BaseURL, nv.Name(), nv.KeyHash())
 	tc := p.l.tiles(tl.BaseURL)
-	cp, raw, err := tc.checkpoint(ctx)
+	cp, raw, f, err := tc.checkpoint(ctx, nv)
 	if err != nil {
 		return p.noVerdict(err)
 	}
-	if !cp.Verify(verifier) {
-		return p.invalid(fail(audit.ClassSignature, CheckCheckpoint, "the checkpoint %s serves is not signed by the log key the trusted root names", tl.BaseURL))
+	if f != nil {
+		return p.invalid(f)
 	}
-	p.check(CheckCheckpoint, audit.CheckPass, "checkpoint %q of %d entries, fetched now, signed by the log key", cp.Origin, cp.Size)
+	p.check(CheckCheckpoint, audit.CheckPass, "checkpoint %q of %d entries, fetched now, a C2SP signed note verified with the log key", cp.Origin, cp.Size)
 	idx := uint64(tle.index) //nolint:gosec // a verified bundle's index is ≥ 0
 	if idx >= cp.Size {
 		return p.invalid(fail(audit.ClassNotFound, CheckEntry, "the cached bundle's entry %d is beyond the log's checkpoint of %d entries", tle.index, cp.Size))
@@ -239,8 +296,9 @@ func (p *prover) fromCacheTiles(ctx context.Context, cb audit.CachedBundle, off 
 		"re-verified offline against the trusted root (signature, certificate chain, signer, subject digest %s, predicate), "+
 		"and from the Rekor v2 log at %s through its tile API: entry %d is byte for byte the cached entry and is included "+
 		"(proof built from the log's tiles) under checkpoint %q of %d entries fetched now and signed by the log key%s. "+
-		"Not proven: the summary bundle's files — the bytes are gone.",
-		p.lost, first, cb.Digest, tl.BaseURL, tle.index, cp.Origin, cp.Size, timeNote(off.IntegratedTime))
+		"Not proven: the summary bundle's files — the bytes are gone. (A Rekor v2 entry holds no statement and cannot be found by digest: "+
+		"only this cached bundle ties it to %s.)",
+		p.lost, first, cb.Digest, tl.BaseURL, tle.index, cp.Origin, cp.Size, timeNote(off.IntegratedTime), cb.Digest)
 	return v
 }
 
@@ -248,7 +306,7 @@ func timeNote(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return "; the bundle's verified timestamp is " + t.UTC().Format(time.RFC3339)
+	return "; the bundle's verified RFC 3161 timestamp is " + t.UTC().Format(time.RFC3339)
 }
 
 // tileConsistencyProof builds the consistency proof from first to to.size

@@ -63,11 +63,17 @@ func (b *Built) Pointer(name string) *BuiltPointer {
 }
 
 // StatementSigner returns the world's signer as the publisher's
-// StatementSigner: the sandbox CA certifies an ephemeral key for the
-// identity and the log integrates the DSSE entry.
-func (w *World) StatementSigner() publish.StatementSigner {
+// StatementSigner in an era: the sandbox CA certifies an ephemeral key for
+// the identity, and the Rekor v1 log integrates a dsse entry (EraV1), or
+// the Rekor v2 log takes a hashedrekord entry and the timestamp authority
+// stamps the signature (EraV2).
+func (w *World) StatementSigner(era Era) publish.StatementSigner {
+	sign := w.signer.Sign
+	if era == EraV2 {
+		sign = w.signer.SignV2
+	}
 	return publish.SignerFunc(func(st []byte, id publish.Identity, at time.Time) ([]byte, int64, error) {
-		b, info, err := w.signer.Sign(st, ca.Identity{Identity: id.SAN, Issuer: id.Issuer}, at)
+		b, info, err := sign(st, ca.Identity{Identity: id.SAN, Issuer: id.Issuer}, at)
 		return b, info.LogIndex, err
 	})
 }
@@ -150,6 +156,10 @@ func checkCases(cases []Case) error {
 			return fmt.Errorf("case %s: RemovedAt must be after MergedAt", c.Name)
 		case c.Unsigned && c.LegacyCosign:
 			return fmt.Errorf("case %s: Unsigned and LegacyCosign exclude each other", c.Name)
+		case c.Era != EraV1 && c.Era != EraV2:
+			return fmt.Errorf("case %s: unknown era %q", c.Name, c.Era)
+		case c.Era == EraV2 && c.LegacyCosign:
+			return fmt.Errorf("case %s: a legacy cosign attestation is a Rekor v1 entry, not EraV2", c.Name)
 		}
 		names[c.Name] = true
 		repo := c.repository()
@@ -182,7 +192,7 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 	}
 	var st publish.StatementSigner
 	if !c.Unsigned && !c.LegacyCosign {
-		st = w.StatementSigner()
+		st = w.StatementSigner(c.Era)
 	}
 	id := publish.Identity{Issuer: c.Signer.Issuer, SAN: c.Signer.Identity}
 	p, err := w.pub.Publish(ctx, target, s, st, id, c.SignedAt, publish.AttachAuto)

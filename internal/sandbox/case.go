@@ -52,6 +52,20 @@ const (
 	AgeExpired  = "expired"
 )
 
+// Era is the transparency-log era a case's bundle is signed in.
+type Era string
+
+// Eras of a Case.
+const (
+	// EraV1: a Rekor v1 dsse entry with a signed entry timestamp and the
+	// log's integrated time; findable by digest through the index search.
+	EraV1 Era = ""
+	// EraV2: a Rekor v2 hashedrekord entry over the envelope's PAE with an
+	// inclusion proof under a C2SP checkpoint, and an RFC 3161 timestamp;
+	// no search, no integrated time.
+	EraV2 Era = "rekor-v2"
+)
+
 // Identity is a signer: the certificate's subject alternative name (a GitHub
 // workflow URI or an e-mail address) and its OIDC issuer, as a pointer's
 // signer.identity and signer.issuer name them.
@@ -127,6 +141,11 @@ type Case struct {
 	// LegacyCosign attaches the signature as a cosign .att attestation
 	// (Rekor intoto entry) instead of a Sigstore bundle v0.3 referrer.
 	LegacyCosign bool
+	// Era is the transparency-log era the bundle is signed in: EraV1 (the
+	// zero value: a Rekor v1 dsse entry with SET and integrated time) or
+	// EraV2 (a Rekor v2 hashedrekord entry with a C2SP checkpoint and an
+	// RFC 3161 timestamp; SPEC §2.2).
+	Era Era
 
 	// Repository is the OCI repository ("owner/name"); empty means
 	// DefaultRepository. A case with a Fault needs a repository of its own:

@@ -17,8 +17,10 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/ca"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/publish"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/registry"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/rekorv2"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/signer"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/tlog"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/tsa"
 )
 
 // File and directory names inside a World's directory.
@@ -29,12 +31,14 @@ const (
 )
 
 // World is a complete private evidence world in one directory: a Fulcio-like
-// CA, a Rekor v1 compatible transparency log served over HTTP on loopback,
-// an in-process OCI registry, the trusted_root.json naming the CA and the
-// log, and (after Build) an AICR git repository under RepoDir.
+// CA, a Rekor v1 compatible transparency log, a Rekor v2 (tile) log and an
+// RFC 3161 timestamp authority, each served over HTTP on loopback, an
+// in-process OCI registry, the trusted_root.json naming the CA, both logs
+// and the timestamp authority, and (after Build) an AICR git repository
+// under RepoDir.
 //
 // Create it with New (which starts nothing), then Start; Close stops the
-// log server and the registry. Everything lives in memory except the files
+// servers and the registry. Everything lives in memory except the files
 // under the directory, so a World does not survive its process.
 type World struct {
 	dir    string
@@ -44,13 +48,15 @@ type World struct {
 	mu       sync.Mutex
 	ca       *ca.CA
 	log      *tlog.Log
+	v2       *rekorv2.Log
+	tsa      *tsa.TSA
 	signer   *signer.Signer
 	reg      *registry.Registry
 	pub      *publish.Publisher
-	logLn    net.Listener
-	logSrv   *http.Server
-	logDone  chan struct{}
+	servers  []*server // the v1 log, the v2 log, the TSA
 	logURL   string
+	v2URL    string
+	tsaURL   string
 	started  bool
 	closed   bool
 	repoUsed bool
@@ -120,9 +126,11 @@ func New(dir string, opts ...Option) *World {
 	return w
 }
 
-// Start creates the CA, the transparency log (served on 127.0.0.1, random
-// port), the signer, the registry, and writes TrustedRootPath. The trusted
-// root's log baseUrl is LogURL. Start may be called once.
+// Start creates the CA, the Rekor v1 log, the Rekor v2 log and the
+// timestamp authority (each served on 127.0.0.1, random port), the signer,
+// the registry, and writes TrustedRootPath. The trusted root names the v1
+// log at LogURL, the v2 log at RekorV2URL and the TSA at TSAURL. Start may
+// be called once.
 func (w *World) Start(ctx context.Context) (err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -146,9 +154,13 @@ func (w *World) Start(ctx context.Context) (err error) {
 
 	var caOpts []ca.Option
 	var logOpts []tlog.Option
+	v2Opts := []rekorv2.Option{rekorv2.WithOrigin(loopback)}
+	var tsaOpts []tsa.Option
 	if len(w.opts.seed) > 0 {
 		caOpts = append(caOpts, ca.WithSeed(w.opts.seed))
 		logOpts = append(logOpts, tlog.WithSeed(w.opts.seed))
+		v2Opts = append(v2Opts, rekorv2.WithSeed(w.opts.seed))
+		tsaOpts = append(tsaOpts, tsa.WithSeed(w.opts.seed))
 	}
 	if w.ca, err = ca.New(caOpts...); err != nil {
 		return fmt.Errorf("start sandbox: ca: %w", err)
@@ -156,24 +168,28 @@ func (w *World) Start(ctx context.Context) (err error) {
 	if w.log, err = tlog.New(logOpts...); err != nil {
 		return fmt.Errorf("start sandbox: log: %w", err)
 	}
-
-	var lc net.ListenConfig
-	if w.logLn, err = lc.Listen(ctx, "tcp", "127.0.0.1:0"); err != nil {
-		return fmt.Errorf("start sandbox: log listener: %w", err)
+	// The Rekor v2 log's checkpoint origin is the host it is reached at
+	// (127.0.0.1), as rekor-tiles runs with --hostname set to it.
+	if w.v2, err = rekorv2.New(v2Opts...); err != nil {
+		return fmt.Errorf("start sandbox: rekor v2 log: %w", err)
 	}
-	w.logURL = "http://" + w.logLn.Addr().String()
-	w.logSrv = &http.Server{
-		Handler:           w.log.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
+	if w.tsa, err = tsa.New(tsaOpts...); err != nil {
+		return fmt.Errorf("start sandbox: timestamp authority: %w", err)
 	}
-	w.logDone = make(chan struct{})
-	go func(srv *http.Server, ln net.Listener, done chan struct{}) {
-		defer close(done)
-		_ = srv.Serve(ln) // ends with http.ErrServerClosed on Close
-	}(w.logSrv, w.logLn, w.logDone)
+	for _, s := range []struct {
+		name string
+		h    http.Handler
+		url  *string
+	}{{"log", w.log.Handler(), &w.logURL}, {"rekor v2 log", w.v2.Handler(), &w.v2URL}, {"timestamp authority", w.tsa.Handler(), &w.tsaURL}} {
+		srv, err := serve(ctx, s.h)
+		if err != nil {
+			return fmt.Errorf("start sandbox: %s: %w", s.name, err)
+		}
+		w.servers = append(w.servers, srv)
+		*s.url = srv.url
+	}
 
-	sopts := []signer.Option{signer.WithLogURL(w.logURL)}
+	sopts := []signer.Option{signer.WithLogURL(w.logURL), signer.WithRekorV2(w.v2, w.v2URL), signer.WithTSA(w.tsa, w.tsaURL)}
 	if w.opts.leafReuse > 0 {
 		sopts = append(sopts, signer.WithLeafReuse(w.opts.leafReuse))
 	}
@@ -198,7 +214,7 @@ func (w *World) Start(ctx context.Context) (err error) {
 	return nil
 }
 
-// Close stops the log server and the registry, waiting for in-flight
+// Close stops the servers and the registry, waiting for in-flight
 // requests until ctx is done. The files under Dir stay. Close is idempotent.
 func (w *World) Close(ctx context.Context) error {
 	w.mu.Lock()
@@ -212,14 +228,10 @@ func (w *World) closeLocked(ctx context.Context) error {
 	}
 	w.closed = true
 	var errs []error
-	if w.logSrv != nil {
-		if err := w.logSrv.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("close log server: %w", err))
-			_ = w.logSrv.Close()
+	for _, srv := range w.servers {
+		if err := srv.close(ctx); err != nil {
+			errs = append(errs, err)
 		}
-		<-w.logDone
-	} else if w.logLn != nil {
-		_ = w.logLn.Close()
 	}
 	if w.reg != nil {
 		if err := w.reg.Close(ctx); err != nil {
@@ -249,9 +261,24 @@ func (w *World) Registry() *registry.Registry { return w.reg }
 // the trusted root's baseUrl and what rekor.url must name; empty before Start.
 func (w *World) LogURL() string { return w.logURL }
 
-// Log returns the transparency log (test hooks: SetStatus, Rewind); nil
-// before Start.
+// Log returns the Rekor v1 transparency log (test hooks: SetStatus,
+// Rewind); nil before Start.
 func (w *World) Log() *tlog.Log { return w.log }
+
+// RekorV2 returns the Rekor v2 log (test hooks: SetStatus, Rewind,
+// ForgeCheckpoint); nil before Start.
+func (w *World) RekorV2() *rekorv2.Log { return w.v2 }
+
+// RekorV2URL returns the Rekor v2 log's base URL ("http://127.0.0.1:PORT"),
+// named in the trusted root; its host is the log's checkpoint origin.
+func (w *World) RekorV2URL() string { return w.v2URL }
+
+// TSA returns the RFC 3161 timestamp authority; nil before Start.
+func (w *World) TSA() *tsa.TSA { return w.tsa }
+
+// TSAURL returns the timestamp authority's base URL (POST
+// /api/v1/timestamp); empty before Start.
+func (w *World) TSAURL() string { return w.tsaURL }
 
 // Signer returns the signer (CA and log composed); nil before Start.
 func (w *World) Signer() *signer.Signer { return w.signer }
@@ -267,3 +294,41 @@ func (w *World) RepoDir() string { return filepath.Join(w.dir, RepoDirName) }
 
 // ConfigPath returns <dir>/evidence-auditd.yaml, the usual WriteConfig path.
 func (w *World) ConfigPath() string { return filepath.Join(w.dir, ConfigFile) }
+
+// loopback is where every server of a world listens.
+const loopback = "127.0.0.1"
+
+// server is one of the world's HTTP servers on loopback.
+type server struct {
+	url  string
+	srv  *http.Server
+	done chan struct{}
+}
+
+func serve(ctx context.Context, h http.Handler) (*server, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", loopback+":0")
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s := &server{
+		url:  "http://" + ln.Addr().String(),
+		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)},
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(ln) // ends with http.ErrServerClosed on close
+	}()
+	return s, nil
+}
+
+func (s *server) close(ctx context.Context) error {
+	var err error
+	if err = s.srv.Shutdown(ctx); err != nil {
+		err = fmt.Errorf("close server %s: %w", s.url, err)
+		_ = s.srv.Close()
+	}
+	<-s.done
+	return err
+}

@@ -419,15 +419,20 @@ func trustedMaterial(tb testing.TB, w *sandbox.World) *root.TrustedRoot {
 			BaseURL string `json:"baseUrl"`
 		} `json:"tlogs"`
 	}
-	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Tlogs) != 1 || doc.Tlogs[0].BaseURL != w.LogURL() {
-		tb.Errorf("trusted root tlogs %+v (%v), want one with baseUrl %s", doc.Tlogs, err, w.LogURL())
+	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Tlogs) != 2 || doc.Tlogs[0].BaseURL != w.LogURL() || doc.Tlogs[1].BaseURL != w.RekorV2URL() {
+		tb.Errorf("trusted root tlogs %+v (%v), want the Rekor v1 log at %s and the Rekor v2 log at %s", doc.Tlogs, err, w.LogURL(), w.RekorV2URL())
+	}
+	if n := len(tr.TimestampingAuthorities()); n != 1 {
+		tb.Errorf("trusted root names %d timestamp authorities, want the world's TSA", n)
 	}
 	return tr
 }
 
 func TestDemoBundlesVerify(t *testing.T) {
 	w, built := demo(t)
-	v, err := verify.NewVerifier(trustedMaterial(t, w), verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1))
+	// One observer timestamp: the v1 integrated time or the v2 bundle's
+	// RFC 3161 timestamp.
+	v, err := verify.NewVerifier(trustedMaterial(t, w), verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
 	if err != nil {
 		t.Fatal(err)
 	}

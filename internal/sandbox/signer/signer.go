@@ -10,12 +10,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/ca"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/rekorv2"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/tlog"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/tsa"
 )
 
 // Media and payload types of what Sign produces.
@@ -42,6 +45,11 @@ type Signer struct {
 
 	remote *remoteLog // WithRekorAPI; nil: the in-process log
 
+	v2     *rekorv2.Log // WithRekorV2; nil: SignV2 is refused
+	v2URL  string
+	tsa    *tsa.TSA // WithTSA
+	tsaURL string
+
 	mu     sync.RWMutex
 	logURL string
 	leaves map[ca.Identity]*leaf // by identity: the leaf of the current reuse window
@@ -60,6 +68,10 @@ type config struct {
 	caURL  string
 	reuse  time.Duration
 	remote *remoteLog
+	v2     *rekorv2.Log
+	v2URL  string
+	tsa    *tsa.TSA
+	tsaURL string
 }
 
 // Option configures New.
@@ -114,6 +126,37 @@ func WithCAURL(u string) Option {
 	}
 }
 
+// WithRekorV2 adds the Rekor v2 era: SignV2 logs into l, and the trusted
+// root names l by its full key hash with baseURL, whose host must be l's
+// checkpoint origin (SPEC §2.2), as a verifier checks the checkpoint under
+// that host. Needs WithTSA too: a v2 entry has no integrated time.
+func WithRekorV2(l *rekorv2.Log, baseURL string) Option {
+	return func(c *config) error {
+		u, err := url.Parse(baseURL)
+		if err != nil || u.Hostname() == "" {
+			return fmt.Errorf("rekor v2 base URL %q: not an absolute URL", baseURL)
+		}
+		if l == nil || u.Hostname() != l.Origin() {
+			return fmt.Errorf("rekor v2 base URL %q: host must be the log's checkpoint origin", baseURL)
+		}
+		c.v2, c.v2URL = l, strings.TrimRight(baseURL, "/")
+		return nil
+	}
+}
+
+// WithTSA adds the RFC 3161 timestamp authority that stamps SignV2's
+// signatures, named in the trusted root with url (its timestamp endpoint's
+// base, as timestampAuthorities[].uri).
+func WithTSA(t *tsa.TSA, url string) Option {
+	return func(c *config) error {
+		if t == nil {
+			return errors.New("tsa: nil")
+		}
+		c.tsa, c.tsaURL = t, url
+		return nil
+	}
+}
+
 // New composes a CA and a log into a Signer.
 func New(c *ca.CA, l *tlog.Log, opts ...Option) (*Signer, error) {
 	if c == nil || l == nil {
@@ -125,9 +168,13 @@ func New(c *ca.CA, l *tlog.Log, opts ...Option) (*Signer, error) {
 			return nil, fmt.Errorf("signer option: %w", err)
 		}
 	}
+	if cfg.v2 != nil && cfg.tsa == nil {
+		return nil, errors.New("signer: the Rekor v2 era needs a timestamp authority (WithTSA): its entries carry no time")
+	}
 	return &Signer{
 		ca: c, log: l, delay: cfg.delay, caURL: cfg.caURL, logURL: cfg.logURL,
 		reuse: cfg.reuse, leaves: map[ca.Identity]*leaf{}, remote: cfg.remote,
+		v2: cfg.v2, v2URL: cfg.v2URL, tsa: cfg.tsa, tsaURL: cfg.tsaURL,
 	}, nil
 }
 
@@ -180,6 +227,9 @@ type signed struct {
 	envelope []byte // JSON, as submitted to the log
 	cert     *x509.Certificate
 	entry    *tlog.Entry
+	// paeDigest is the SHA-256 of the DSSE PAE: what a Rekor v2
+	// hashedrekord entry logs for an envelope.
+	paeDigest []byte
 }
 
 // pae is DSSE's pre-authentication encoding.
@@ -187,10 +237,24 @@ func pae(payloadType string, payload []byte) []byte {
 	return fmt.Appendf(nil, "DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload)
 }
 
-// signAndLog makes a fresh ephemeral key, certifies it for id at at, signs
-// statement as a DSSE envelope and logs it with appendFn at at+delay.
+// signAndLog signs statement as a DSSE envelope (signDSSE) and logs it
+// with appendFn at at+delay.
 func (s *Signer) signAndLog(statement []byte, id ca.Identity, at time.Time,
 	appendFn func(envelopeJSON, certPEM []byte, integratedTime time.Time) (*tlog.Entry, error)) (*signed, error) {
+	sd, err := s.signDSSE(statement, id, at)
+	if err != nil {
+		return nil, err
+	}
+	if sd.entry, err = appendFn(sd.envelope, ca.CertPEM(sd.cert), at.Add(s.delay)); err != nil {
+		return nil, fmt.Errorf("log entry: %w", err)
+	}
+	return sd, nil
+}
+
+// signDSSE makes a fresh ephemeral key (or the one of at's reuse window),
+// certifies it for id at at, and signs statement as a DSSE envelope: the
+// ECDSA signature over the PAE. The result has no log entry yet.
+func (s *Signer) signDSSE(statement []byte, id ca.Identity, at time.Time) (*signed, error) {
 	if !json.Valid(statement) || !strings.HasPrefix(strings.TrimSpace(string(statement)), "{") {
 		return nil, errors.New("statement is not a JSON object")
 	}
@@ -212,11 +276,7 @@ func (s *Signer) signAndLog(statement []byte, id ca.Identity, at time.Time,
 	if err != nil {
 		return nil, fmt.Errorf("encode envelope: %w", err)
 	}
-	entry, err := appendFn(env, ca.CertPEM(cert), at.Add(s.delay))
-	if err != nil {
-		return nil, fmt.Errorf("log entry: %w", err)
-	}
-	return &signed{sig: sig, envelope: env, cert: cert, entry: entry}, nil
+	return &signed{sig: sig, envelope: env, cert: cert, paeDigest: digest[:]}, nil
 }
 
 // leaf returns a fresh certified key for id at at, or with leaf reuse the

@@ -11,9 +11,13 @@ import (
 )
 
 // TrustedRootJSON returns a trusted_root.json naming the CA (intermediate
-// and root, valid from the CA's NotBefore) and the log (SHA2-256, ECDSA
-// P-256 key, log ID). It names no CT logs and no timestamp authorities: the
-// log's integrated time is the observer timestamp (SPEC §2.2).
+// and root, valid from the CA's NotBefore) and the Rekor v1 log (SHA2-256,
+// ECDSA P-256 key, log ID sha256(SPKI)); with WithRekorV2, the Rekor v2 log
+// too (its Ed25519 key, its full C2SP key hash as logId.keyId, and the base
+// URL whose host is its checkpoint origin); with WithTSA, the timestamp
+// authority (chain leaf first, as timestamp-authority serves it). It names
+// no CT logs: a private root has none (SPEC §2.2); the observer timestamp
+// is the v1 log's integrated time or the v2 bundle's RFC 3161 timestamp.
 func (s *Signer) TrustedRootJSON() ([]byte, error) {
 	root, inter := s.ca.Root(), s.ca.Intermediate()
 	validFrom := timestamppb.New(s.ca.NotBefore())
@@ -45,6 +49,31 @@ func (s *Signer) TrustedRootJSON() ([]byte, error) {
 			}},
 			ValidFor: &protocommon.TimeRange{Start: validFrom},
 		}},
+	}
+	if s.v2 != nil {
+		tr.Tlogs = append(tr.Tlogs, &prototrustroot.TransparencyLogInstance{
+			BaseUrl:       s.v2URL,
+			HashAlgorithm: protocommon.HashAlgorithm_SHA2_256,
+			PublicKey: &protocommon.PublicKey{
+				RawBytes:   s.v2.PublicKeyDER(),
+				KeyDetails: s.v2.KeyDetails(),
+				ValidFor:   &protocommon.TimeRange{Start: validFrom},
+			},
+			LogId: &protocommon.LogId{KeyId: s.v2.LogID()},
+		})
+	}
+	if s.tsa != nil {
+		chain := s.tsa.Chain()
+		certs := make([]*protocommon.X509Certificate, len(chain))
+		for i, c := range chain {
+			certs[i] = &protocommon.X509Certificate{RawBytes: c.Raw}
+		}
+		tr.TimestampAuthorities = []*prototrustroot.CertificateAuthority{{
+			Subject:   &protocommon.DistinguishedName{Organization: firstOr(chain[0].Subject.Organization), CommonName: chain[0].Subject.CommonName},
+			Uri:       s.tsaURL,
+			CertChain: &protocommon.X509CertificateChain{Certificates: certs},
+			ValidFor:  &protocommon.TimeRange{Start: timestamppb.New(s.tsa.NotBefore())},
+		}}
 	}
 	b, err := protojson.Marshal(tr)
 	if err != nil {

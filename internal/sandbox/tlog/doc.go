@@ -15,6 +15,10 @@
 // search) and also accepts new entries. Rewind and SetStatus are test hooks
 // that make the log misbehave (fork, outage).
 //
-// The package is product code (it powers `evidence-auditd demo`); it must
-// not import other evidence-auditd packages.
+// A Rekor v1 log has no tile API: the sandbox's Rekor v2 log, with its own
+// entry format, checkpoints and tiles, is package rekorv2.
+//
+// The package is product code (it powers `evidence-auditd demo`); it
+// imports only the sandbox's Merkle tree (internal/sandbox/merkle) of the
+// evidence-auditd packages.
 package tlog

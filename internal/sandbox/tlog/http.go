@@ -115,16 +115,16 @@ func (l *Log) handleProof(w http.ResponseWriter, r *http.Request) {
 	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if size := l.tree.size(); uint64(last) > size {
+	if size := l.tree.Size(); uint64(last) > size {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("lastSize(%d) is greater than the current tree size(%d)", last, size))
 		return
 	}
-	hashes, err := l.tree.consistency(uint64(first), uint64(last))
+	hashes, err := l.tree.Consistency(uint64(first), uint64(last))
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	root, err := l.tree.root(uint64(last))
+	root, err := l.tree.Root(uint64(last))
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

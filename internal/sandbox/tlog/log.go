@@ -32,6 +32,8 @@ import (
 	"github.com/sigstore/rekor/pkg/util"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/merkle"
 )
 
 // Defaults of a new Log.
@@ -57,7 +59,7 @@ type Log struct {
 	now      func() time.Time
 
 	mu      sync.RWMutex
-	tree    tree
+	tree    merkle.Tree
 	records []*record
 	byLeaf  map[string]int64   // UUID → index
 	index   map[string][]int64 // lower-cased index key → indexes
@@ -286,7 +288,7 @@ func (l *Log) Append(pe models.ProposedEntry, integratedTime time.Time) (*Entry,
 		return nil, fmt.Errorf("append: %w", err)
 	}
 	l.records = append(l.records, r)
-	l.tree.appendLeaf(leaf)
+	l.tree.Append(leaf)
 	clear(l.cp) // only the newest tree's checkpoint is served again
 	l.byLeaf[uuid] = idx
 	for _, k := range keys {
@@ -325,7 +327,7 @@ func (l *Log) signEntry(r *record, idx int64) ([]byte, error) {
 // checkpointLocked returns the signed checkpoint for size, signing it once.
 // Caller holds l.mu for writing, or for reading when size is cached.
 func (l *Log) checkpointLocked(size uint64) (string, []byte, error) {
-	root, err := l.tree.root(size)
+	root, err := l.tree.Root(size)
 	if err != nil {
 		return "", nil, err
 	}
@@ -345,7 +347,7 @@ func (l *Log) checkpointLocked(size uint64) (string, []byte, error) {
 func (l *Log) Checkpoint() (note string, size int64, root []byte, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := l.tree.size()
+	n := l.tree.Size()
 	note, root, err = l.checkpointLocked(n)
 	return note, int64(n), root, err
 }
@@ -357,7 +359,7 @@ func (l *Log) RootHash(size int64) ([]byte, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("root hash: negative size %d", size)
 	}
-	return l.tree.root(uint64(size))
+	return l.tree.Root(uint64(size))
 }
 
 // ConsistencyProof returns the RFC 6962 consistency proof between two tree
@@ -368,7 +370,7 @@ func (l *Log) ConsistencyProof(first, second int64) ([][]byte, error) {
 	if first < 0 || second < 0 {
 		return nil, fmt.Errorf("consistency proof %d..%d: negative size", first, second)
 	}
-	return l.tree.consistency(uint64(first), uint64(second))
+	return l.tree.Consistency(uint64(first), uint64(second))
 }
 
 // Entry returns the entry at index with an inclusion proof against the
@@ -379,7 +381,7 @@ func (l *Log) Entry(index int64) (*Entry, error) {
 	if index < 0 || index >= int64(len(l.records)) {
 		return nil, fmt.Errorf("entry %d: %w", index, ErrNotFound)
 	}
-	return l.entryLocked(index, l.tree.size())
+	return l.entryLocked(index, l.tree.Size())
 }
 
 // EntryByUUID returns the entry whose UUID (64 hex) or entry ID (tree ID
@@ -436,7 +438,7 @@ func (l *Log) Rewind(size int64) error {
 		delete(l.byLeaf, hex.EncodeToString(r.leafHash))
 	}
 	l.records = l.records[:size]
-	l.tree.truncate(uint64(size))
+	l.tree.Truncate(uint64(size))
 	for k, idxs := range l.index {
 		kept := idxs[:0]
 		for _, i := range idxs {
@@ -478,7 +480,7 @@ func (l *Log) entryID(leafHash []byte) string {
 // entryLocked builds the entry at index with a proof against size.
 func (l *Log) entryLocked(index int64, size uint64) (*Entry, error) {
 	r := l.records[index]
-	hashes, err := l.tree.inclusion(uint64(index), size)
+	hashes, err := l.tree.Inclusion(uint64(index), size)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package tlog
+package merkle
 
 import (
 	"errors"
@@ -9,22 +9,26 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 )
 
-// tree is an append-only RFC 6962 Merkle tree that keeps the hash of every
-// perfect subtree, so roots and proofs for any size cost O(log n).
-type tree struct {
+// Tree is an append-only RFC 6962 Merkle tree that keeps the hash of every
+// perfect subtree, so roots and proofs for any size cost O(log n), and a
+// tile of any level is a slice of one of its levels. The zero value is an
+// empty tree. It is not safe for concurrent use: its owner locks.
+type Tree struct {
 	// levels[k][i] is the hash of the perfect subtree of 2^k leaves
 	// starting at leaf i<<k.
 	levels [][][]byte
 }
 
-func (t *tree) size() uint64 {
+// Size returns the number of leaves.
+func (t *Tree) Size() uint64 {
 	if len(t.levels) == 0 {
 		return 0
 	}
 	return uint64(len(t.levels[0]))
 }
 
-func (t *tree) appendLeaf(leafHash []byte) {
+// Append adds a leaf by its RFC 6962 leaf hash.
+func (t *Tree) Append(leafHash []byte) {
 	if len(t.levels) == 0 {
 		t.levels = append(t.levels, nil)
 	}
@@ -41,8 +45,8 @@ func (t *tree) appendLeaf(leafHash []byte) {
 	}
 }
 
-// truncate drops every leaf at or after size.
-func (t *tree) truncate(size uint64) {
+// Truncate drops every leaf at or after size.
+func (t *Tree) Truncate(size uint64) {
 	for k := range t.levels {
 		keep := size >> uint(k)
 		if uint64(len(t.levels[k])) > keep {
@@ -51,17 +55,17 @@ func (t *tree) truncate(size uint64) {
 	}
 }
 
-func (t *tree) node(id compact.NodeID) ([]byte, error) {
+func (t *Tree) node(id compact.NodeID) ([]byte, error) {
 	if int(id.Level) >= len(t.levels) || id.Index >= uint64(len(t.levels[id.Level])) {
 		return nil, fmt.Errorf("node %d/%d not in tree", id.Level, id.Index)
 	}
 	return t.levels[id.Level][id.Index], nil
 }
 
-// root returns the RFC 6962 root hash of the first size leaves.
-func (t *tree) root(size uint64) ([]byte, error) {
-	if size > t.size() {
-		return nil, fmt.Errorf("size %d beyond tree size %d", size, t.size())
+// Root returns the RFC 6962 root hash of the first size leaves.
+func (t *Tree) Root(size uint64) ([]byte, error) {
+	if size > t.Size() {
+		return nil, fmt.Errorf("size %d beyond tree size %d", size, t.Size())
 	}
 	if size == 0 {
 		return rfc6962.DefaultHasher.EmptyRoot(), nil
@@ -81,7 +85,7 @@ func (t *tree) root(size uint64) ([]byte, error) {
 	return h, nil
 }
 
-func (t *tree) fetch(n proof.Nodes) ([][]byte, error) {
+func (t *Tree) fetch(n proof.Nodes) ([][]byte, error) {
 	hashes := make([][]byte, len(n.IDs))
 	for i, id := range n.IDs {
 		h, err := t.node(id)
@@ -93,10 +97,10 @@ func (t *tree) fetch(n proof.Nodes) ([][]byte, error) {
 	return n.Rehash(hashes, rfc6962.DefaultHasher.HashChildren)
 }
 
-// inclusion returns the audit path of leaf index in the tree of size leaves.
-func (t *tree) inclusion(index, size uint64) ([][]byte, error) {
-	if size > t.size() || index >= size {
-		return nil, fmt.Errorf("inclusion of %d in %d: out of range (tree size %d)", index, size, t.size())
+// Inclusion returns the audit path of leaf index in the tree of size leaves.
+func (t *Tree) Inclusion(index, size uint64) ([][]byte, error) {
+	if size > t.Size() || index >= size {
+		return nil, fmt.Errorf("inclusion of %d in %d: out of range (tree size %d)", index, size, t.Size())
 	}
 	n, err := proof.Inclusion(index, size)
 	if err != nil {
@@ -105,10 +109,10 @@ func (t *tree) inclusion(index, size uint64) ([][]byte, error) {
 	return t.fetch(n)
 }
 
-// consistency returns the consistency proof between sizes size1 <= size2.
-func (t *tree) consistency(size1, size2 uint64) ([][]byte, error) {
-	if size2 > t.size() {
-		return nil, fmt.Errorf("consistency %d..%d: beyond tree size %d", size1, size2, t.size())
+// Consistency returns the consistency proof between sizes size1 <= size2.
+func (t *Tree) Consistency(size1, size2 uint64) ([][]byte, error) {
+	if size2 > t.Size() {
+		return nil, fmt.Errorf("consistency %d..%d: beyond tree size %d", size1, size2, t.Size())
 	}
 	if size1 > size2 {
 		return nil, errors.New("consistency: first size after second")
@@ -118,4 +122,14 @@ func (t *tree) consistency(size1, size2 uint64) ([][]byte, error) {
 		return nil, err
 	}
 	return t.fetch(n)
+}
+
+// Hash returns the hash of the perfect subtree of 2^level leaves starting
+// at leaf index<<level, and whether the tree holds it: for level 0 the leaf
+// hashes, for level 8·L the hashes a C2SP tlog-tiles tile of level L holds.
+func (t *Tree) Hash(level uint, index uint64) ([]byte, bool) {
+	if int(level) >= len(t.levels) || index >= uint64(len(t.levels[level])) {
+		return nil, false
+	}
+	return t.levels[level][index], true
 }
