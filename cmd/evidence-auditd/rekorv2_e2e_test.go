@@ -115,6 +115,9 @@ func TestE2ERekorV2RealServers(t *testing.T) {
 		trust: tr,
 	}
 
+	// The in-process registry (go-containerregistry's, as the other e2e
+	// tests use): this test is about the log and the TSA, and a deletion by
+	// digest is all it needs from a registry.
 	reg := sbregistry.New()
 	if err := reg.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -381,13 +384,12 @@ func checkpointSizes(t *testing.T, dir string) []int64 {
 // checkpoint.
 type tilesServer struct {
 	srv   *httptest.Server
-	dir   string
 	forge atomic.Bool
 }
 
 func newTilesServer(t *testing.T, dir string) *tilesServer {
 	t.Helper()
-	ts := &tilesServer{dir: dir}
+	ts := &tilesServer{}
 	files := http.FileServerFS(os.DirFS(dir))
 	ts.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
