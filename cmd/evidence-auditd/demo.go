@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
+	"github.com/evidence-auditd/evidence-auditd/internal/job"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
 )
 
@@ -29,8 +31,12 @@ func newDemoCommand() *cobra.Command {
 evidence pointers, an OCI registry, a transparency log, a certificate authority
 and its trusted root — with every scenario an auditor must tell apart (good,
 known failures, wrong signer, broken inventory, path squat, malformed,
-legacy, flaky and forbidden registries, deleted bundles, aged evidence), then
-runs a full audit against it on loopback and prints the summary. Nothing
+legacy, flaky and forbidden registries, deleted bundles, aged evidence), in
+both transparency-log eras (Rekor v1 entries with signed entry timestamps;
+Rekor v2 entries with C2SP checkpoints and RFC 3161 timestamps), then runs a
+full audit against it on loopback and prints the summary. It then deletes
+the bundles that scenario marks for deletion after an audit, and audits
+again: those must be proven from the ledger's cache and the log. Nothing
 leaves the machine.
 
 It leaves in --dir a ready configuration (evidence-auditd.yaml), the ledger
@@ -85,20 +91,31 @@ func runDemo(ctx context.Context, out io.Writer, dir string, keepRunning bool) e
 	if err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
-	fmt.Fprintf(out, "%d pointers merged over %d commits; registry %s, transparency log %s\n\n",
-		len(built.Pointers), len(built.Repo.Merges), w.RegistryHost(), w.LogURL())
+	fmt.Fprintf(out, "%d pointers merged over %d commits; registry %s, Rekor v1 log %s, Rekor v2 log %s, timestamp authority %s\n\n",
+		len(built.Pointers), len(built.Repo.Merges), w.RegistryHost(), w.LogURL(), w.RekorV2URL(), w.TSAURL())
 
-	outcome, err := runAudit(ctx, cfg, newLogger(cfg), auditRequest{AsOf: now, Deep: true, Progress: progressPrinter(os.Stderr)})
+	outcome, err := newJob(cfg, newLogger(cfg)).Audit(ctx, job.Request{AsOf: now, Deep: true, Progress: progressPrinter(os.Stderr)})
 	if err != nil {
 		return err
 	}
 	printRunSummary(out, cfg, outcome)
-	isum, err := applyIssues(ctx, cfg, newLogger(cfg), outcome, false, nil)
+	first := outcome
+	// The second phase: bundles the first audit verified and cached are
+	// deleted from the registry, and a second audit must prove them from
+	// that cache and the transparency log (a Rekor v2 entry can be tied to
+	// its digest no other way).
+	deleted, err := w.DeleteAudited(ctx, built)
 	if err != nil {
-		return err
+		return fmt.Errorf("demo: %w", err)
 	}
-	fmt.Fprintln(out, isum)
-	mismatches := printExpectations(out, built, outcome.Summary.Results)
+	if len(deleted) > 0 && first.Summary.Complete {
+		fmt.Fprintf(out, "\nDeleted from the registry after that audit (verified and cached): %s. Auditing again …\n\n", strings.Join(deleted, ", "))
+		if outcome, err = newJob(cfg, newLogger(cfg)).Audit(ctx, job.Request{AsOf: now, Deep: true, Progress: progressPrinter(os.Stderr)}); err != nil {
+			return err
+		}
+		printRunSummary(out, cfg, outcome)
+	}
+	mismatches := printExpectations(out, built, first.Summary.Results, outcome.Summary.Results, len(deleted) > 0)
 	reports, err := writeReports(ctx, cfg.Ledger.Path, filepath.Join(dir, "reports"))
 	if err != nil {
 		return fmt.Errorf("write demo reports: %w", err)
@@ -147,33 +164,71 @@ func demoDir(dir string) (string, error) {
 }
 
 // printExpectations compares each scenario's verdict with what it was
-// built for, and returns how many differ.
-func printExpectations(w io.Writer, built *sandbox.Built, results []audit.Result) int {
-	byKey := map[audit.VersionKey]audit.Result{}
-	for _, r := range results {
-		byKey[r.Key] = r
+// built for, and returns how many differ. With a second audit (after the
+// DeleteAfterAudit bundles were deleted), every scenario is checked in
+// both: those deleted against AfterDelete, the others against the same
+// expectation; a row shows "first → second" where the two differ.
+func printExpectations(w io.Writer, built *sandbox.Built, first, second []audit.Result, twoAudits bool) int {
+	index := func(rs []audit.Result) map[audit.VersionKey]audit.Result {
+		m := map[audit.VersionKey]audit.Result{}
+		for _, r := range rs {
+			m[r.Key] = r
+		}
+		return m
 	}
+	byKey1, byKey2 := index(first), index(second)
 	fmt.Fprintf(w, "\nScenarios (expected → audited):\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	bad := 0
-	for _, p := range built.Pointers {
-		r, ok := byKey[audit.VersionKey{Path: p.Path, AddedCommit: p.MergeCommit}]
-		want := p.Case.Expect.Verdict
-		if p.Case.Expect.Class != "" {
-			want += "/" + p.Case.Expect.Class
+	expected := func(e sandbox.Expectation) string {
+		s := e.Verdict
+		if e.Class != "" {
+			s += "/" + e.Class
 		}
-		got := "(no result)"
-		if ok {
-			got = verdictLabel(r)
+		if e.Warn != "" {
+			s += " (warn " + e.Warn + ")"
+		}
+		return s
+	}
+	// judge compares one audit's result with an expectation, including the
+	// warning check it names.
+	judge := func(r audit.Result, ok bool, e sandbox.Expectation) (string, string, bool) {
+		if !ok {
+			return "(no result)", "", false
+		}
+		got, good := verdictLabel(r), true
+		if e.Warn != "" {
+			good = r.Warned(e.Warn)
+			if good {
+				got += " (warn " + e.Warn + ")"
+			}
+		}
+		return got, string(r.Age), good && got == expected(e) && (e.Age == "" || string(r.Age) == e.Age)
+	}
+	for _, p := range built.Pointers {
+		key := audit.VersionKey{Path: p.Path, AddedCommit: p.MergeCommit}
+		r1, ok1 := byKey1[key]
+		want := expected(p.Case.Expect)
+		got, age, good := judge(r1, ok1, p.Case.Expect)
+		if twoAudits {
+			after := p.Case.Expect
+			if p.Case.DeleteAfterAudit {
+				after = p.Case.AfterDelete
+			}
+			r2, ok2 := byKey2[key]
+			got2, age2, good2 := judge(r2, ok2, after)
+			if expected(after) != want {
+				want += " → " + expected(after)
+			}
+			if got2 != got {
+				got += " → " + got2
+			}
+			age, good = age2, good && good2
 		}
 		mark := "ok"
-		if got != want || (ok && p.Case.Expect.Age != "" && string(r.Age) != p.Case.Expect.Age) {
+		if !good {
 			mark = "MISMATCH"
 			bad++
-		}
-		age := ""
-		if ok {
-			age = string(r.Age)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", mark, p.Case.Name, want, got, age)
 	}

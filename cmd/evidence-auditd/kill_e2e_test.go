@@ -21,9 +21,8 @@ func TestE2EKillResume(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
 	w := scaleWorld(t, n, now)
-	asOf := now.Format(time.RFC3339)
 
-	cmd := exec.Command(binary, "run", "-c", w.ConfigPath(), "--as-of", asOf)
+	cmd := exec.Command(binary, "run", "-c", w.ConfigPath())
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +47,7 @@ func TestE2EKillResume(t *testing.T) {
 	if r := run(t, nil, "ledger", "verify", "-c", w.ConfigPath()); r.code != 0 {
 		t.Fatalf("ledger verify after the kill: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	r := run(t, nil, "run", "-c", w.ConfigPath(), "--as-of", asOf)
+	r := run(t, nil, "run", "-c", w.ConfigPath())
 	if r.code != 0 {
 		t.Fatalf("resumed run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

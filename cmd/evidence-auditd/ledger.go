@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +22,7 @@ func newLedgerCommand(g *globalFlags) *cobra.Command {
 		Short: "Check, export or migrate the SQLite ledger",
 		Long: `The ledger is an append-only SQLite file: every audit result is chained to
 the previous one by SHA-256, so an edit, deletion or reordering is detectable.`,
-		Args: cobra.NoArgs,
+		Args: unknownSubcommand,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usageErr(errors.New("ledger: say verify, export or migrate (see --help)"))
 		},
@@ -56,13 +58,16 @@ the previous one by SHA-256, so an edit, deletion or reordering is detectable.`,
   evidence-auditd ledger export --ledger ./evidence-auditd.db | jq -c 'select(.type=="result")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutputDir(outPath); err != nil {
+				return err
+			}
 			cfg, err := g.loadConfig(apply)
 			if err != nil {
 				return err
 			}
 			db, err := ledger.OpenReadOnly(cmd.Context(), cfg.Ledger.Path)
 			if err != nil {
-				return fmt.Errorf("open ledger %s: %w", cfg.Ledger.Path, err)
+				return err
 			}
 			defer db.Close()
 			return writeOutput(outPath, cmd.OutOrStdout(), func(w io.Writer) error {
@@ -83,7 +88,7 @@ the previous one by SHA-256, so an edit, deletion or reordering is detectable.`,
 			}
 			db, err := ledger.Open(cmd.Context(), cfg.Ledger.Path)
 			if err != nil {
-				return fmt.Errorf("open ledger %s: %w", cfg.Ledger.Path, err)
+				return err
 			}
 			defer db.Close()
 			cur, latest, err := db.SchemaVersion(cmd.Context())
@@ -103,7 +108,7 @@ the previous one by SHA-256, so an edit, deletion or reordering is detectable.`,
 func runLedgerVerify(ctx context.Context, out io.Writer, path string) error {
 	db, err := ledger.OpenReadOnly(ctx, path)
 	if err != nil {
-		return fmt.Errorf("open ledger %s: %w", path, err)
+		return err
 	}
 	defer db.Close()
 	rep, err := db.Verify(ctx)
@@ -138,4 +143,22 @@ func writeOutput(path string, stdout io.Writer, fn func(io.Writer) error) error 
 		return bw.Flush()
 	}
 	return atomicfile.Write(path, 0o644, fn)
+}
+
+// checkOutputDir refuses an -o whose directory does not exist before any
+// work is done: a mistyped path is a usage error (exit 2), not a failure
+// after rendering.
+func checkOutputDir(path string) error {
+	if path == "" {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return usageErr(fmt.Errorf("-o %s: directory %s: %w", path, dir, err))
+	case !fi.IsDir():
+		return usageErr(fmt.Errorf("-o %s: %s is not a directory", path, dir))
+	}
+	return nil
 }

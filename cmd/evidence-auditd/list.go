@@ -12,6 +12,7 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 	"github.com/evidence-auditd/evidence-auditd/internal/history"
+	"github.com/evidence-auditd/evidence-auditd/internal/job"
 )
 
 func newListCommand(g *globalFlags) *cobra.Command {
@@ -36,17 +37,17 @@ unsigned). It reads only the local repository.`,
 				return err
 			}
 			ctx := cmd.Context()
-			repo, err := openRepo(ctx, cfg, true)
+			repo, err := job.OpenRepo(ctx, cfg, true)
 			if err != nil {
 				return err
 			}
 			defer repo.Close()
 			delta, err := repo.Walk(ctx, history.Options{Ref: cfg.Repo.Ref, EvidenceDir: cfg.Repo.EvidenceDir})
 			if err != nil {
-				return fmt.Errorf("walk %s: %w", cfg.Repo.Ref, err)
+				return job.WalkError(cfg.Repo.Ref, err)
 			}
 			log := newLogger(cfg)
-			allow := parseAllowlist(allowlistBytes(ctx, repo, cfg, delta.Head, log), cfg.Repo.EvidenceDir+"/"+evidence.AllowlistFile, log)
+			allow := job.ParseAllowlist(job.AllowlistBytes(ctx, repo, cfg, delta.Head, log), cfg.Repo.EvidenceDir+"/"+evidence.AllowlistFile, log)
 			infos := make([]audit.PointerInfo, 0, len(delta.Added))
 			for _, v := range delta.Added {
 				info, _ := audit.Describe(v, cfg.Repo.EvidenceDir, allow)
@@ -74,8 +75,11 @@ func writeJSON(w io.Writer, v any) error {
 func writeListTable(w io.Writer, infos []audit.PointerInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDED\tCOMMIT\tSTATE\tRECIPE\tLAYOUT\tSIGNER\tBUNDLE\tPROBLEMS")
-	problems := 0
+	problems, extra := 0, 0
 	for _, in := range infos {
+		if len(in.ExtraKeys) > 0 {
+			extra++
+		}
 		state := "live"
 		if in.RemovedCommit != nil {
 			state = "removed " + short(*in.RemovedCommit)
@@ -98,8 +102,14 @@ func writeListTable(w io.Writer, infos []audit.PointerInfo) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\n%d pointer versions, %d with problems (details: --format json)\n", len(infos), problems)
-	return err
+	if _, err := fmt.Fprintf(w, "\n%d pointer versions, %d with problems (details: --format json)\n", len(infos), problems); err != nil {
+		return err
+	}
+	if extra > 0 {
+		_, err := fmt.Fprintf(w, "%d with keys beyond pointer schema 1.0.0, ignored (not problems; see extraKeys in --format json)\n", extra)
+		return err
+	}
+	return nil
 }
 
 func short(commit string) string {

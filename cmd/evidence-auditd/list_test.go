@@ -40,6 +40,7 @@ type listEntry struct {
 	Problems []struct {
 		Class, Detail string
 	} `json:"problems"`
+	ExtraKeys []string `json:"extraKeys"`
 }
 
 // TestListInventory is issue 2's acceptance scenario: two signers, a flat
@@ -77,7 +78,11 @@ partner: []
 		Recipes:   []gitrepo.Recipe{{Name: "h100-eks-ubuntu-training"}, {Name: "h100-aks-ubuntu-inference"}},
 		Pointers: []gitrepo.PointerMerge{
 			{Content: ptr("h100-eks-ubuntu-training", d1, workflowID, actionsIssuer, v1), MergedAt: day(1)},
-			{Content: ptr("h100-eks-ubuntu-training", d2, emailID, oauthIssuer, v1), MergedAt: day(2)},
+			// An older pointer: keys beyond schema 1.0.0, not a problem.
+			{Content: gitrepo.PointerYAML(gitrepo.PointerFields{
+				Recipe: "h100-eks-ubuntu-training", AttestedAt: t0, OCI: "ghcr.io/acme/aicr-evidence:h100-eks-ubuntu-training",
+				Digest: d2, PredicateType: v1, Identity: emailID, Issuer: oauthIssuer, Denormalized: true,
+			}), MergedAt: day(2)},
 			{Content: ptr("h100-aks-ubuntu-inference", d1, workflowID, actionsIssuer, v1), Layout: gitrepo.LayoutFlat, MergedAt: day(3)},
 			{Content: ptr("h100-aks-ubuntu-inference", d2, workflowID, actionsIssuer, v1), Layout: gitrepo.LayoutFlat, MergedAt: day(4)},
 			{Content: ptr("h100-aks-ubuntu-inference", d3, workflowID, actionsIssuer, v1), Layout: gitrepo.LayoutFlat, MergedAt: day(5)},
@@ -165,6 +170,16 @@ partner: []
 		}
 	}
 
+	for _, e := range got {
+		want := ""
+		if e.Path == gitrepo.PerSourcePath("h100-eks-ubuntu-training", oauthIssuer, emailID, d2) {
+			want = "attestations[0].criteriaMatch attestations[0].fingerprint attestations[0].phaseSummary"
+		}
+		if g := strings.Join(e.ExtraKeys, " "); g != want {
+			t.Errorf("%s: extraKeys = %q, want %q", e.Path, g, want)
+		}
+	}
+
 	flatVersions := 0
 	for _, e := range got {
 		if e.Path == flat {
@@ -189,7 +204,8 @@ partner: []
 	}
 
 	table := run(t, nil, "list", "--repo", dir)
-	if table.code != 0 || !strings.Contains(table.stdout, "9 pointer versions, 3 with problems") {
+	if table.code != 0 || !strings.Contains(table.stdout, "9 pointer versions, 3 with problems") ||
+		!strings.Contains(table.stdout, "1 with keys beyond pointer schema 1.0.0, ignored") {
 		t.Errorf("table: exit %d, stdout:\n%s", table.code, table.stdout)
 	}
 }

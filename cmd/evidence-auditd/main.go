@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/job"
 )
 
 // Exit codes of SPEC §4, decided only here.
@@ -60,7 +62,7 @@ func exitCode(err error) int {
 	}
 	fmt.Fprintln(os.Stderr, "evidence-auditd:", err)
 	var u *usageError
-	if errors.As(err, &u) {
+	if errors.As(err, &u) || job.IsUsage(err) {
 		return exitUsage
 	}
 	return exitOperational

@@ -99,3 +99,18 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: exit %d, stdout %q", r.code, r.stdout)
 	}
 }
+
+// TestHelpNeedsNoSpec: --help teaches on its own; it does not send the
+// operator to a contract document they do not have.
+func TestHelpNeedsNoSpec(t *testing.T) {
+	for _, args := range [][]string{{}, {"list"}, {"run"}, {"serve"}, {"report"}, {"verify"}, {"ledger"}, {"ledger", "verify"},
+		{"ledger", "export"}, {"ledger", "migrate"}, {"issues"}, {"issues", "sync"}, {"demo"}, {"version"}} {
+		r := run(t, nil, append(args, "--help")...)
+		if r.code != 0 {
+			t.Errorf("%v --help: exit %d", args, r.code)
+		}
+		if bytes.Contains([]byte(r.stdout), []byte("SPEC")) || bytes.Contains([]byte(r.stdout), []byte("§")) {
+			t.Errorf("%v --help cites the SPEC:\n%s", args, r.stdout)
+		}
+	}
+}

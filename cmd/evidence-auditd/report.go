@@ -57,6 +57,9 @@ run id that does not exist.`,
 			if err != nil {
 				return usageErr(err)
 			}
+			if err := checkOutputDir(outPath); err != nil {
+				return err
+			}
 			cfg, err := g.loadConfig(func(c *config.Config) {
 				if ledgerPath != "" {
 					c.Ledger.Path = ledgerPath
@@ -99,7 +102,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, path string, runID
 		return fmt.Errorf("open ledger %s: no ledger there (has a run been recorded? see evidence-auditd run)", path)
 	}
 	if err != nil {
-		return fmt.Errorf("open ledger %s: %w", path, err)
+		return err
 	}
 	defer db.Close()
 
@@ -127,6 +130,12 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, path string, runID
 	if outPath != "" {
 		fmt.Fprintf(stderr, "evidence-auditd: wrote the %s report of run %d to %s\n", f, snap.Run.ID, outPath)
 	}
+	if !snap.Run.LedgerVerified {
+		// Rendered, so that the damage can be inspected, but marked in the
+		// document and failed here: never passed off as sound (SPEC §6).
+		fmt.Fprintf(stderr, "evidence-auditd: do not rely on this report: %s\n", snap.Run.LedgerProblem)
+		return &findingsError{what: "ledger " + path + " does not verify"}
+	}
 	return nil
 }
 
@@ -149,7 +158,7 @@ func reportLoadErr(path string, err error) error {
 func writeReports(ctx context.Context, ledgerPath, dir string) (map[string]string, error) {
 	db, err := ledger.OpenReadOnly(ctx, ledgerPath)
 	if err != nil {
-		return nil, fmt.Errorf("open ledger %s: %w", ledgerPath, err)
+		return nil, err
 	}
 	defer db.Close()
 	id, _, err := report.Latest(ctx, db)

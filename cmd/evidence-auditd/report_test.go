@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -142,5 +143,55 @@ func TestReportFromConfig(t *testing.T) {
 	}
 	if lines := strings.Count(r.stdout, "\r\n"); lines != 19 {
 		t.Errorf("csv has %d lines, want a header and 18 pointers", lines)
+	}
+}
+
+// TestReportOfATamperedLedger: the report verifies the chain it renders
+// from; an edited row makes every format say so, stderr say so, and the
+// exit code 3, and the head is not presented as sound (SPEC §6).
+func TestReportOfATamperedLedger(t *testing.T) {
+	path := reportLedger(t, false)
+	good := run(t, nil, "report", "--ledger", path, "--format", "json")
+	if good.code != 0 || !strings.Contains(good.stdout, `"ledgerVerified": true`) {
+		t.Fatalf("intact ledger: exit %d, stderr %q", good.code, good.stderr)
+	}
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER IF EXISTS results_no_update`, `UPDATE results SET detail = 'all good' WHERE seq = 2`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	for format, want := range map[string]string{
+		"json":     `"ledgerVerified": false`,
+		"markdown": "Do not rely on this report",
+		"html":     `id="ledger-broken"`,
+		"csv":      ",false\r\n",
+	} {
+		r := run(t, nil, "report", "--ledger", path, "--format", format)
+		if r.code != 3 {
+			t.Errorf("%s: exit %d, want 3 (stderr %q)", format, r.code, r.stderr)
+		}
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("%s: the document does not say the ledger is broken (want %q)", format, want)
+		}
+		if !strings.Contains(r.stderr, "seq=2") {
+			t.Errorf("%s: stderr %q does not name the broken row", format, r.stderr)
+		}
+	}
+	js := run(t, nil, "report", "--ledger", path, "--format", "json")
+	var doc struct {
+		Run struct {
+			LedgerHead *string `json:"ledgerHead"`
+		} `json:"run"`
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Run.LedgerHead != nil {
+		t.Errorf("ledgerHead = %q for a broken chain, want null", *doc.Run.LedgerHead)
 	}
 }

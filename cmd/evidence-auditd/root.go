@@ -39,15 +39,8 @@ Exit codes: 0 healthy, 1 could not complete, 2 usage or configuration error,
   evidence-auditd ledger verify -c /etc/evidence-auditd/config.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// With Args set, cobra hands unknown subcommands to us instead of
-		// failing in Find, so they become usage errors (exit 2).
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageErr(fmt.Errorf("unknown command %q (see evidence-auditd --help)", args[0]))
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Args:          unknownSubcommand,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "configuration file (default $EVIDENCE_AUDITD_CONFIG)")
 	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile to FILE (performance work)")
@@ -91,6 +84,23 @@ Exit codes: 0 healthy, 1 could not complete, 2 usage or configuration error,
 	return root
 }
 
+// unknownSubcommand is the Args of a command with subcommands: with Args
+// set, cobra hands an unknown subcommand to it instead of failing in Find,
+// so that it becomes a usage error (exit 2) like any other bad argument.
+func unknownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	var verbs []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			verbs = append(verbs, c.Name())
+		}
+	}
+	return usageErr(fmt.Errorf("unknown command %q for %q (want one of: %s; see %s --help)",
+		args[0], cmd.CommandPath(), strings.Join(verbs, ", "), cmd.CommandPath()))
+}
+
 // envHelp lists the environment variables under the root --help.
 func envHelp() string {
 	var b strings.Builder
@@ -113,6 +123,9 @@ func (g *globalFlags) loadConfig(apply func(*config.Config)) (*config.Config, er
 	}
 	if err := cfg.Finalize(); err != nil {
 		return nil, usageErr(fmt.Errorf("configuration: %w", err))
+	}
+	for _, w := range config.UnknownEnv(os.Environ()) {
+		newLogger(cfg).Warn(w)
 	}
 	return cfg, nil
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
+	"github.com/evidence-auditd/evidence-auditd/internal/job"
+	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -58,21 +60,14 @@ no-verdict (registry or log unreachable) alone never exits 3.`,
 				return err
 			}
 			log := newLogger(cfg)
-			out, err := runAudit(cmd.Context(), cfg, log, auditRequest{
-				AsOf: at, Deep: deep, Only: only, Progress: progressPrinter(os.Stderr),
+			out, err := newJob(cfg, log).Audit(cmd.Context(), job.Request{
+				AsOf: at, WhatIf: !at.IsZero(), Deep: deep, Only: only, DryRun: dryRun, Progress: progressPrinter(os.Stderr),
 			})
+			if out != nil && out.Summary != nil {
+				printRunSummary(cmd.OutOrStdout(), cfg, out)
+			}
 			if err != nil {
 				return err
-			}
-			printRunSummary(cmd.OutOrStdout(), cfg, out)
-			if dryRun {
-				log.Info("dry run: no issue operations sent")
-			} else {
-				isum, err := applyIssues(cmd.Context(), cfg, log, out, false, nil)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), isum)
 			}
 			return outcomeError(out)
 		},
@@ -87,7 +82,7 @@ no-verdict (registry or log unreachable) alone never exits 3.`,
 }
 
 // outcomeError maps a finished audit to its exit code (SPEC §4).
-func outcomeError(out *auditOutcome) error {
+func outcomeError(out *job.Outcome) error {
 	s := out.Summary
 	if !s.Complete {
 		return fmt.Errorf("run %d was interrupted; %d pointers recorded as no-verdict/canceled, the next run retries them",
@@ -109,8 +104,9 @@ func countClass(rs []audit.Result, c audit.Class) int {
 	return n
 }
 
-// printRunSummary is run's human summary: counts, then what needs action.
-func printRunSummary(w io.Writer, cfg *config.Config, out *auditOutcome) {
+// printRunSummary is run's human summary: counts, then what needs action,
+// then what the issue phase did.
+func printRunSummary(w io.Writer, cfg *config.Config, out *job.Outcome) {
 	s := out.Summary
 	state := "complete"
 	if !out.Run.Complete {
@@ -119,9 +115,20 @@ func printRunSummary(w io.Writer, cfg *config.Config, out *auditOutcome) {
 			state = "interrupted"
 		}
 	}
-	fmt.Fprintf(w, "Run %d (%s) of %s @ %s, as of %s\n", out.Run.ID, state, cfg.Repo.Ref, short(out.Run.Commit), out.Run.AsOf.Format(time.RFC3339))
+	if out.Run.Kind == ledger.KindWhatIf {
+		state += ", what-if"
+	}
+	fmt.Fprintf(w, "Run %d (%s) of %s @ %s, as of %s, in %s\n", out.Run.ID, state, cfg.Repo.Ref, short(out.Run.Commit),
+		out.Run.AsOf.Format(time.RFC3339), out.Duration.Round(time.Millisecond))
 	if out.Resumed {
 		fmt.Fprintln(w, "(resumed an interrupted run)")
+	}
+	if out.Run.Kind == ledger.KindWhatIf {
+		fmt.Fprintln(w, "What-if run: ages measured as of the time asked for; issues planned, none sent; never the latest run or a baseline.")
+	}
+	if out.Degraded {
+		fmt.Fprintf(w, "DEGRADED: the auditor could not decide %d of %d pointers (registry or log unreachable?); recipe statuses are mostly undetermined, and this run is no baseline.\n",
+			s.ByVerdict[audit.NoVerdict], s.Pointers)
 	}
 	fmt.Fprintf(w, "\n%d pointer versions: ", s.Pointers)
 	var parts []string
@@ -175,11 +182,20 @@ func printRunSummary(w io.Writer, cfg *config.Config, out *auditOutcome) {
 	}
 	if len(retry) > 0 {
 		fmt.Fprintf(w, "\nNo verdict, retried next run (%d):\n", len(retry))
+		canceled := 0
 		for _, r := range retry {
+			if r.Class == audit.ClassCanceled {
+				canceled++ // one line for all of them: an interrupt is one event
+				continue
+			}
 			fmt.Fprintf(w, "  %s\n    %s: %s\n", r.Key.Path, verdictLabel(r), r.Detail)
+		}
+		if canceled > 0 {
+			fmt.Fprintf(w, "  %d pointers not reached before the run was interrupted (no-verdict/canceled)\n", canceled)
 		}
 	}
 	fmt.Fprintf(w, "\nLedger %s, chain head %s\n", cfg.Ledger.Path, orDash(out.Run.LedgerHead))
+	fmt.Fprintln(w, out.Issues)
 }
 
 func verdictLabel(r audit.Result) string {

@@ -1,8 +1,13 @@
 package main_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +17,7 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/daemon"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/gitrepo"
 )
 
 // demoWorld is a world of the demo catalogue, a fresh certificate per
@@ -65,6 +71,9 @@ func checkExpectations(t *testing.T, built *sandbox.Built, got map[audit.Version
 		if p.Case.Expect.Age != "" && string(r.Age) != p.Case.Expect.Age {
 			t.Errorf("%s: age %s, want %s", p.Case.Name, r.Age, p.Case.Expect.Age)
 		}
+		if w := p.Case.Expect.Warn; w != "" && !r.Warned(w) {
+			t.Errorf("%s: no %s warning among %+v", p.Case.Name, w, r.Checks)
+		}
 	}
 }
 
@@ -74,9 +83,8 @@ func checkExpectations(t *testing.T, built *sandbox.Built, got map[audit.Version
 func TestRunDemoWorld(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	w, built := demoWorld(t, now)
-	asOf := now.Format(time.RFC3339)
 
-	first := run(t, nil, "run", "-c", w.ConfigPath(), "--as-of", asOf)
+	first := run(t, nil, "run", "-c", w.ConfigPath())
 	if first.code != 3 {
 		t.Fatalf("first run: exit %d, want 3\nstdout:\n%s\nstderr:\n%s", first.code, first.stdout, first.stderr)
 	}
@@ -84,7 +92,7 @@ func TestRunDemoWorld(t *testing.T) {
 	checkExpectations(t, built, r1, nil)
 	checkIssueFiles(t, w, 1)
 
-	second := run(t, nil, "run", "-c", w.ConfigPath(), "--as-of", asOf)
+	second := run(t, nil, "run", "-c", w.ConfigPath())
 	if second.code != 3 {
 		t.Fatalf("second run: exit %d, want 3\n%s", second.code, second.stderr)
 	}
@@ -109,7 +117,7 @@ func TestRunDemoWorld(t *testing.T) {
 	// The flaky registries recover: their pointers verify, nothing else moves.
 	w.Registry().ClearFault(sandbox.RepoFlaky)
 	w.Registry().ClearFault(sandbox.RepoBusy)
-	third := run(t, nil, "run", "-c", w.ConfigPath(), "--as-of", asOf, "--deep")
+	third := run(t, nil, "run", "-c", w.ConfigPath(), "--deep")
 	if third.code != 3 {
 		t.Fatalf("third run: exit %d, want 3 (other findings remain)\n%s", third.code, third.stderr)
 	}
@@ -130,12 +138,21 @@ func TestRunDemoWorld(t *testing.T) {
 	checkExpectations(t, built, r3, flaky)
 }
 
-// TestRunRefusesWhileLocked: one audit at a time per ledger, also between
-// run and serve (SPEC §8).
-func TestRunRefusesWhileLocked(t *testing.T) {
+// TestRunWaitsForTheLock: one audit at a time per ledger, also between
+// run and serve (SPEC §8): a run started while another process holds the
+// audit lock says whom it waits for, waits, and audits once the lock is
+// released.
+func TestRunWaitsForTheLock(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	path := dir + "/ledger.db"
+	repo := filepath.Join(dir, "aicr")
+	malformed := gitrepo.PerSourcePath("h100-eks-ubuntu-training", actionsIssuer, workflowID, digestOf("x"))
+	if _, err := gitrepo.Generate(repo, gitrepo.Scenario{Pointers: []gitrepo.PointerMerge{
+		{Path: malformed, Content: []byte("schemaVersion: [\n"), MergedAt: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ledger.db")
 	db, err := ledger.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -145,10 +162,39 @@ func TestRunRefusesWhileLocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer held.Release(ctx)
-	r := run(t, []string{"EVIDENCE_AUDITD_LEDGER_PATH=" + path}, "run", "--repo", dir)
-	if r.code != 1 || !strings.Contains(r.stderr, "another audit is running") {
-		t.Errorf("run while locked: exit %d, stderr %q; want 1 naming the other audit", r.code, r.stderr)
+	cmd := exec.Command(binary, "run", "--repo", repo, "--dry-run")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "EVIDENCE_AUDITD_LEDGER_PATH=" + path,
+		"EVIDENCE_AUDITD_TRUST_TRUSTED_ROOT=" + offlineTrustedRoot(t)}
+	cmd.Dir = dir
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	waiting := false
+	for !waiting && sc.Scan() {
+		waiting = strings.Contains(sc.Text(), "waiting for it")
+	}
+	if !waiting {
+		cmd.Process.Kill()
+		t.Fatal("run did not say it waits for the lock")
+	}
+	if got, _, _ := db.RunCounts(ctx, 1); got != 0 {
+		t.Error("run audited while another process held the lock")
+	}
+	held.Release(ctx)
+	var rest bytes.Buffer
+	go io.Copy(&rest, stderr)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("run after the lock was released: %v, want exit 3 (the malformed pointer is a finding); stderr: %s", err, rest.String())
+	}
+	if n, _, err := db.RunCounts(ctx, 1); err != nil || n != 1 {
+		t.Errorf("run 1 recorded %d results (%v), want 1", n, err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
 	"github.com/evidence-auditd/evidence-auditd/internal/daemon"
+	"github.com/evidence-auditd/evidence-auditd/internal/job"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
 
@@ -22,8 +23,8 @@ func newServeCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Audit on a cron schedule, with catch-up, locking, /metrics, /healthz and /readyz",
-		Long: `serve runs the audit of run on the configured schedule until it is stopped
-(SPEC §8). At start it catches up once when the ledger shows a missed slot or an
+		Long: `serve runs the audit of run on the configured schedule until it is stopped.
+At start it catches up once when the ledger shows a missed slot or an
 incomplete last run. Only one audit runs at a time across every process sharing
 the ledger; a second serve waits for the lock and says who holds it.
 
@@ -72,7 +73,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	}
 	db, err := ledger.Open(ctx, cfg.Ledger.Path)
 	if err != nil {
-		return fmt.Errorf("open ledger %s: %w", cfg.Ledger.Path, err)
+		return err
 	}
 	defer db.Close()
 
@@ -84,30 +85,28 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		trustErr error
 	)
 	setTrust := func(err error) { mu.Lock(); trustErr = err; mu.Unlock() }
-	if _, err := newVerifier(ctx, cfg); err != nil {
+	if _, err := job.NewVerifier(ctx, cfg); err != nil {
 		log.Warn("trusted root not loaded yet; /readyz fails until an audit loads it", "err", err)
 		setTrust(err)
 	}
 
 	metrics := daemon.NewMetrics()
-	job := func(ctx context.Context, stop <-chan struct{}) (daemon.RunStats, error) {
-		out, err := runAudit(ctx, cfg, log, auditRequest{Stop: stop, LockHeld: true, Metrics: metrics})
+	j := newJob(cfg, log)
+	j.Instruments, j.Observer = metrics, metrics
+	audit := func(ctx context.Context, stop <-chan struct{}) (daemon.RunStats, error) {
+		// The daemon holds the audit lock around the whole job, issue
+		// filing included (SPEC §7, §8).
+		out, err := j.Audit(ctx, job.Request{Stop: stop, LockHeld: true})
 		if err != nil {
 			return daemon.RunStats{}, err
 		}
 		setTrust(nil)
-		// Issue filing belongs to every complete audit (SPEC §1.6); tracker
-		// failures stay pending in the ledger and never fail the run.
-		if isum, err := applyIssues(ctx, cfg, log, out, false, metrics); err != nil {
-			log.Warn("issues not applied", "err", err)
-		} else {
-			log.Info("issues", "summary", isum.String())
-		}
+		log.Info("issues", "summary", out.Issues.String())
 		return daemon.StatsOf(out.Run.ID, out.Summary), nil
 	}
 	d, err := daemon.New(daemon.Options{
 		Schedule:      cfg.Schedule,
-		Job:           job,
+		Job:           audit,
 		Ledger:        db,
 		Log:           log,
 		Metrics:       metrics,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
+	"github.com/evidence-auditd/evidence-auditd/internal/job"
 )
 
 func newVerifyCommand(g *globalFlags) *cobra.Command {
@@ -48,11 +49,11 @@ Exit codes: 0 verified (or verified-with-failures), 3 a finding, 1 no verdict
 				return usageErr(err)
 			}
 			ctx := cmd.Context()
-			verifier, err := newVerifier(ctx, cfg)
+			verifier, err := job.NewVerifier(ctx, cfg)
 			if err != nil {
 				return err
 			}
-			source, err := newRegistryClient(cfg, nil)
+			source, err := job.NewRegistryClient(cfg, "evidence-auditd/"+version, nil)
 			if err != nil {
 				return err
 			}
@@ -62,18 +63,21 @@ Exit codes: 0 verified (or verified-with-failures), 3 a finding, 1 no verdict
 			}
 			// The log fallback without a store: no ledger cache is read and
 			// no checkpoint recorded (verify leaves the ledger untouched).
-			tlog, err := newRekor(cfg, verifier)
+			tlog, err := job.NewRekor(cfg, verifier, "evidence-auditd/"+version, nil)
 			if err != nil {
 				return usageErr(err)
 			}
 			runner := &audit.Runner{Source: source, Verifier: verifier, Fallback: tlog}
-			res := runner.Audit(ctx, v, audit.Options{EvidenceDir: cfg.Repo.EvidenceDir, Policy: policyOf(cfg)})
+			res := runner.Audit(ctx, v, audit.Options{EvidenceDir: cfg.Repo.EvidenceDir, Policy: job.Policy(cfg)})
 			res.Key.Path = args[0]
+			// The profile as the pointer names it; the profile check has
+			// bound it to the signed predicate.profile.selection.
+			info, _ := audit.Describe(v, cfg.Repo.EvidenceDir, nil)
 			out := cmd.OutOrStdout()
 			if format == "json" {
-				err = writeJSON(out, verifyJSON(res))
+				err = writeJSON(out, verifyJSON(res, info.Profile))
 			} else {
-				err = writeVerifyText(out, res)
+				err = writeVerifyText(out, res, info.Profile)
 			}
 			if err != nil {
 				return err
@@ -126,6 +130,7 @@ func repoRelative(path, evidenceDir string) string {
 type verifyReport struct {
 	Path             string                       `json:"path"`
 	Recipe           string                       `json:"recipe"`
+	Profile          *string                      `json:"profile"` // the pointer's profile selection; null when none
 	Verdict          audit.Verdict                `json:"verdict"`
 	Class            audit.Class                  `json:"class"`
 	Detail           string                       `json:"detail"`
@@ -139,7 +144,7 @@ type verifyReport struct {
 	Checks           []audit.Check                `json:"checks"`
 }
 
-func verifyJSON(r audit.Result) verifyReport {
+func verifyJSON(r audit.Result, profile string) verifyReport {
 	out := verifyReport{
 		Path: r.Key.Path, Recipe: r.Recipe, Verdict: r.Verdict, Class: r.Class, Detail: r.Detail, Hint: r.Hint,
 		BundleDigest: r.BundleDigest, AttestedAtSource: r.AttestedAtSource, Age: r.Age, Phases: r.Phases, Checks: r.Checks,
@@ -152,14 +157,25 @@ func verifyJSON(r audit.Result) verifyReport {
 		at := r.AttestedAt
 		out.AttestedAt = &at
 	}
+	if profile != "" {
+		out.Profile = &profile
+	}
 	if out.Checks == nil {
 		out.Checks = []audit.Check{}
 	}
 	return out
 }
 
-func writeVerifyText(w io.Writer, r audit.Result) error {
-	fmt.Fprintf(w, "%s\n  verdict: %s\n  detail:  %s\n", r.Key.Path, verdictLabel(r), r.Detail)
+func writeVerifyText(w io.Writer, r audit.Result, profile string) error {
+	fmt.Fprintf(w, "%s\n", r.Key.Path)
+	if r.Recipe != "" {
+		recipe := r.Recipe
+		if profile != "" {
+			recipe += " (profile " + profile + ")"
+		}
+		fmt.Fprintf(w, "  recipe:  %s\n", recipe)
+	}
+	fmt.Fprintf(w, "  verdict: %s\n  detail:  %s\n", verdictLabel(r), r.Detail)
 	if r.Hint != "" {
 		fmt.Fprintf(w, "  hint:    %s\n", r.Hint)
 	}

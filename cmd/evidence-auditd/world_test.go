@@ -2,11 +2,16 @@ package main_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/ca"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/signer"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/tlog"
 )
 
 // startWorld starts a sandbox world, builds cases into it and writes its
@@ -66,4 +71,33 @@ func recorded(w *sandbox.World, run int64) int {
 		return 0
 	}
 	return len(keys)
+}
+
+// offlineTrustedRoot writes a trusted_root.json of a fresh sandbox CA and
+// log (no server needed) and returns its path: for runs that must load a
+// trust root but verify nothing signed (tests never reach the public-good
+// TUF mirror).
+func offlineTrustedRoot(tb testing.TB) string {
+	tb.Helper()
+	c, err := ca.New()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, err := tlog.New()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := signer.New(c, l)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data, err := s.TrustedRootJSON()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(tb.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return path
 }

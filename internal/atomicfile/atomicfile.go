@@ -7,10 +7,16 @@ import (
 	"path/filepath"
 )
 
+// tempKind names Write's temporary files (TempPattern, RemoveStale).
+const tempKind = "tmp"
+
 // Write creates or replaces path with what fn writes, with permission perm.
+// It first removes what earlier writers of path left when they were killed
+// mid-write, so that no crash leaves temporary files forever.
 func Write(path string, perm os.FileMode, fn func(io.Writer) error) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	RemoveStale(path, tempKind)
+	f, err := os.CreateTemp(dir, TempPattern(path, tempKind))
 	if err != nil {
 		return err
 	}

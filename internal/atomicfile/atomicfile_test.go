@@ -2,10 +2,13 @@ package atomicfile_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/atomicfile"
 )
@@ -54,5 +57,43 @@ func TestWriteErrorKeepsOldContent(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("directory holds %d entries, want 1", len(entries))
+	}
+}
+
+// TestWriteRemovesCrashResidue: a writer killed mid-write leaves its
+// temporary file; the next Write of the same path removes it, but never a
+// live writer's, nor a recent file it cannot attribute.
+func TestWriteRemovesCrashResidue(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "report.md")
+	child := exec.Command("true")
+	if err := child.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := child.Process.Pid // exited and reaped: no such process now
+	files := map[string]bool{ // name → must survive
+		fmt.Sprintf(".report.md.tmp-%d-111", dead):         false,
+		fmt.Sprintf(".report.md.tmp-%d-222", os.Getppid()): true, // the parent is alive
+		".report.md.tmp-333333":                            true, // unknown writer, recent
+		".report.md.tmp-444444":                            false,
+		fmt.Sprintf(".other.md.tmp-%d-555", dead):          true, // another file's
+	}
+	for name := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, ".report.md.tmp-444444"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := atomicfile.WriteBytes(p, 0o644, []byte("report")); err != nil {
+		t.Fatal(err)
+	}
+	for name, survive := range files {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if got := err == nil; got != survive {
+			t.Errorf("%s: present = %v, want %v", name, got, survive)
+		}
 	}
 }

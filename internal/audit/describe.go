@@ -28,6 +28,9 @@ type PointerInfo struct {
 	RemovedCommit *string    `json:"removedCommit"`
 	RemovedAt     *time.Time `json:"removedAt"`
 	Problems      []Problem  `json:"problems"`
+	// ExtraKeys are the pointer's keys beyond schema 1.0.0 (dotted paths):
+	// not problems, ignored as AICR's loader ignores them (SPEC §2.1).
+	ExtraKeys []string `json:"extraKeys,omitempty"`
 }
 
 // SignerInfo is the signer a pointer claims and its allowlist class.
@@ -82,6 +85,7 @@ func Describe(v PointerVersion, evidenceDir string, allow *evidence.Allowlist) (
 	}
 	info.Recipe = p.Recipe
 	info.Profile = p.Profile
+	info.ExtraKeys = p.ExtraKeys
 	if len(p.Attestations) == 0 {
 		return info, p
 	}

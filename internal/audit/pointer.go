@@ -42,10 +42,12 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 	if pre, ok := precheck(info); ok {
 		res.Verdict, res.Class, res.Detail, res.Hint = Invalid, pre.class, pre.detail, pre.hint
 		res.Checks = append(res.Checks, Check{Name: "pointer", Status: CheckFail, Detail: pre.detail})
+		res.Checks = appendPointerKeys(res.Checks, p)
 		r.finishAge(&res, v, p, nil, opts)
 		return res, nil
 	}
 	res.Checks = append(res.Checks, Check{Name: "pointer", Status: CheckPass, Detail: "schema, placement and signer block"})
+	res.Checks = appendPointerKeys(res.Checks, p)
 	if opts.Policy.FailUnlisted && info.Signer != nil && info.Signer.Class == string(evidence.SignerUnlisted) {
 		res.Verdict, res.Class = Invalid, ClassIdentity
 		res.Detail = fmt.Sprintf("signer %s (%s) is not on the allowlist and policy.failUnlisted is set", info.Signer.Identity, info.Signer.Issuer)
@@ -69,9 +71,12 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 		r.finishAge(&res, v, p, &ver, opts)
 		return res, nil
 	}
-	res.Checks = append(res.Checks, Check{Name: "fetch", Status: CheckPass,
-		Detail: fmt.Sprintf("manifest, layer and signature (%s, via %s) fetched by digest", ev.Signature.Kind, ev.Signature.Via)})
-	ver := r.Verifier.Verify(ev, want)
+	fetched := fmt.Sprintf("manifest, layer and signature (%s, via %s) fetched by digest", ev.Signature.Kind, ev.Signature.Via)
+	if n := len(ev.Alternatives); n > 0 {
+		fetched += fmt.Sprintf(", and %d older signature%s", n, plural(n))
+	}
+	res.Checks = append(res.Checks, Check{Name: "fetch", Status: CheckPass, Detail: fetched})
+	ver, sig := r.verifySignatures(ev, want)
 	r.apply(&res, ver)
 	res.VerifiedVia = ViaOCI
 	var cache *CachedBundle
@@ -82,11 +87,28 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 			Digest: a.Bundle.Digest, BundleJSON: ver.BundleJSON, StatementJSON: ver.StatementJSON,
 			TrustRoot: r.Verifier.TrustRoot(), VerifierVersion: r.Verifier.Version(), VerifiedAt: res.CheckedAt,
 			LogIndex: ver.LogIndex, IntegratedTime: ver.IntegratedTime,
-			LayerDigest: ev.LayerDigest, ReferrerDigest: ev.Signature.ReferrerDigest, OCI: a.Bundle.OCI,
+			LayerDigest: ev.LayerDigest, ReferrerDigest: sig.ReferrerDigest, OCI: a.Bundle.OCI,
 		}
 	}
 	r.finishAge(&res, v, p, &ver, opts)
 	return res, cache
+}
+
+// CheckPointerKeys names the warning check that lists a pointer's keys
+// beyond schema 1.0.0.
+const CheckPointerKeys = "pointer-keys"
+
+// appendPointerKeys adds the pointer-keys warning when p has keys beyond
+// schema 1.0.0 (SPEC §2.1). They are not a schema problem — AICR's loader
+// ignores them, and older pointers carried fingerprint and criteriaMatch
+// mappings — and never change the verdict; the warning says they were
+// not judged.
+func appendPointerKeys(checks []Check, p *evidence.Pointer) []Check {
+	if p == nil || len(p.ExtraKeys) == 0 {
+		return checks
+	}
+	return append(checks, Check{Name: CheckPointerKeys, Status: CheckWarn,
+		Detail: fmt.Sprintf("keys beyond pointer schema 1.0.0, ignored as AICR's loader ignores them: %s", strings.Join(p.ExtraKeys, ", "))})
 }
 
 // base fills what every result of v carries.
@@ -173,8 +195,16 @@ func (r *Runner) fastPath(ctx context.Context, v PointerVersion, opts Options) (
 	res.Deep = false
 	res.VerifiedVia = ViaCache
 	res.Age = opts.Policy.AgeAt(res.AttestedAt, opts.AsOf)
-	res.Checks = []Check{{Name: "probe", Status: CheckPass,
-		Detail: fmt.Sprintf("manifest, layer and signature still served; full verification of %s reused", last.VerifiedAt.UTC().Format("2006-01-02"))}}
+	probe := Check{Name: "probe", Status: CheckPass,
+		Detail: fmt.Sprintf("manifest, layer and signature still served; full verification of %s reused", last.VerifiedAt.UTC().Format("2006-01-02"))}
+	// The warnings of the reused verification still stand.
+	var warns []Check
+	for _, c := range last.Result.Checks {
+		if c.Status == CheckWarn {
+			warns = append(warns, c)
+		}
+	}
+	res.Checks = append(warns, probe)
 	return res, true
 }
 

@@ -33,12 +33,28 @@ var (
 )
 
 // Evidence is what a Source fetched for one pointer: the summary bundle's
-// files and the signature attached to it.
+// files and the signatures attached to it.
 type Evidence struct {
 	ManifestDigest string            // the pinned digest, verified
 	LayerDigest    string            // for the fast path's probes
 	Files          map[string][]byte // the layer, extracted (bounded, no links, no escapes)
-	Signature      Signature
+	// Signature is the preferred signature: the newest usable Sigstore
+	// bundle referrer, or the legacy cosign attestation.
+	Signature Signature
+	// Alternatives are the further usable signatures, in the Source's order
+	// of preference after Signature (older bundle referrers). The audit
+	// offers each to the Verifier in turn until one verifies; usually empty.
+	Alternatives []Signature
+	// Skipped names the signature candidates the Source found but could not
+	// use — a bundle blob gone or over the size limit, wrong bytes, a
+	// referrer that holds no single bundle — for the verdict's detail.
+	Skipped []SkippedSignature
+}
+
+// SkippedSignature is a signature candidate a Source could not use.
+type SkippedSignature struct {
+	ReferrerDigest string // the manifest that carried it
+	Reason         string
 }
 
 // SignatureKind says which form the signature takes.
@@ -66,6 +82,10 @@ type LegacyLayer struct {
 	Certificate string // PEM, dev.sigstore.cosign/certificate
 	Chain       string // PEM, dev.sigstore.cosign/chain
 	Bundle      string // JSON, dev.sigstore.cosign/bundle (Rekor SET + payload)
+	// RFC3161Timestamp is JSON, dev.sigstore.cosign/rfc3161timestamp:
+	// {"SignedRFC3161Timestamp": "<base64 DER TimeStampResp>"}, cosign's
+	// timestamp over the layer's content, beside or instead of Bundle.
+	RFC3161Timestamp string
 }
 
 // Source fetches evidence from OCI registries. The registry package

@@ -65,3 +65,13 @@ type Result struct {
 	// CheckedAt is when the result was decided (wall clock, not as-of).
 	CheckedAt time.Time
 }
+
+// Warned reports whether the check named check ended with a warning.
+func (r *Result) Warned(check string) bool {
+	for _, c := range r.Checks {
+		if c.Name == check && c.Status == CheckWarn {
+			return true
+		}
+	}
+	return false
+}

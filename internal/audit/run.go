@@ -127,6 +127,16 @@ func (s *Summary) Findings() bool {
 	return false
 }
 
+// Degraded reports whether a run that recorded total results could not
+// decide most of them (more than half no-verdict: a registry or log outage,
+// a revoked credential). Such a run is recorded, but it is no picture of
+// the evidence: it is never a report's baseline, and its report and
+// summary say so first (SPEC §4).
+func Degraded(total, noVerdict int) bool { return total > 0 && 2*noVerdict > total }
+
+// Degraded is Degraded for the run's results.
+func (s *Summary) Degraded() bool { return Degraded(s.Pointers, s.ByVerdict[NoVerdict]) }
+
 // Run audits versions and records each result as it completes, so a killed
 // run loses nothing it finished. prior holds results recorded by an earlier
 // attempt of the same run (resume); they count in the summary. A canceled

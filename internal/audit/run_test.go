@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -248,5 +249,63 @@ func TestRunFastPath(t *testing.T) {
 	}
 	if p, f := src.probes.Load(), src.fetches.Load(); p != 1 || f != 2 {
 		t.Errorf("%d probes and %d fetches, want 1 and 2", p, f)
+	}
+}
+
+// TestRunPointerKeysWarn: keys beyond pointer schema 1.0.0 (an older AICR
+// pointer's caches) are a warning check that lists them and leaves the
+// verdict alone, also when the fast path reuses the verification.
+func TestRunPointerKeysWarn(t *testing.T) {
+	vs := versions(2)
+	vs[0].Content = gitrepo.PointerYAML(gitrepo.PointerFields{
+		Recipe: "h100-eks-ubuntu-training", AttestedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		OCI: "ghcr.io/acme/evidence:x", Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte{0})), PredicateType: "https://aicr.run/recipe-evidence/v3",
+		Identity: "alice@example.com", Issuer: "https://github.com/login/oauth", Denormalized: true,
+	})
+	l := &memLedger{}
+	r := &audit.Runner{Source: &gateSource{}, Verifier: okVerifier{}, Ledger: l}
+	s, err := r.Run(context.Background(), vs, nil, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	warned := func(res audit.Result) string {
+		for _, c := range res.Checks {
+			if c.Name == audit.CheckPointerKeys {
+				return string(c.Status) + " " + c.Detail
+			}
+		}
+		return ""
+	}
+	byKey := map[audit.VersionKey]audit.Result{}
+	for _, res := range s.Results {
+		byKey[res.Key] = res
+	}
+	got := byKey[vs[0].Key]
+	if got.Verdict != audit.Verified {
+		t.Errorf("older pointer: %s/%s (%s), want verified", got.Verdict, got.Class, got.Detail)
+	}
+	if w := warned(got); !strings.HasPrefix(w, "warn ") ||
+		!strings.Contains(w, "attestations[0].criteriaMatch, attestations[0].fingerprint, attestations[0].phaseSummary") {
+		t.Errorf("pointer-keys check = %q, want a warning listing the extra keys", w)
+	}
+	if w := warned(byKey[vs[1].Key]); w != "" {
+		t.Errorf("schema-only pointer has a pointer-keys check: %q", w)
+	}
+
+	// The fast path keeps the warning of the verification it reuses.
+	now := time.Now()
+	l2 := &memLedger{last: map[audit.VersionKey]audit.LastVerification{vs[0].Key: {
+		Result: got, TrustRoot: "sha256:root", VerifierVersion: "test/1", VerifiedAt: now.Add(-time.Hour),
+		LayerDigest: "sha256:l", ReferrerDigest: "sha256:r", OCI: "ghcr.io/acme/evidence:x",
+	}}}
+	o := opts()
+	o.Deep = false
+	r2 := &audit.Runner{Source: &gateSource{}, Verifier: okVerifier{}, Ledger: l2, Now: func() time.Time { return now }}
+	s2, err := r2.Run(context.Background(), vs[:1], nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := s2.Results[0]; res.VerifiedVia != audit.ViaCache || !strings.HasPrefix(warned(res), "warn ") {
+		t.Errorf("fast path: via %s, checks %+v; want the cache with the warning kept", res.VerifiedVia, res.Checks)
 	}
 }

@@ -209,6 +209,26 @@ func TestDaemonKeys(t *testing.T) {
 	}
 }
 
+// TestScheduleRejectsSpinsAndNevers: a schedule that never fires or an
+// @every interval that is not positive is a configuration error (SPEC §4)
+// naming the key.
+func TestScheduleRejectsSpinsAndNevers(t *testing.T) {
+	for spec, want := range map[string]string{
+		"0 3 31 2 *":                "never fires",
+		"CRON_TZ=UTC 0 0 30 2 *":    "never fires",
+		"@every 0s":                 "positive",
+		"@every -5m":                "positive",
+		"TZ=Europe/Berlin @every 0": "positive",
+	} {
+		c := config.Default()
+		c.Schedule = spec
+		err := c.Finalize()
+		if err == nil || !strings.Contains(err.Error(), "schedule:") || !strings.Contains(err.Error(), want) {
+			t.Errorf("schedule %q: err = %v, want a schedule error saying %q", spec, err, want)
+		}
+	}
+}
+
 func TestScheduleDescriptors(t *testing.T) {
 	for _, s := range []string{"@weekly", "@every 24h", "CRON_TZ=Europe/Berlin 0 3 * * 1", "0 3 1 1,7 *"} {
 		c := config.Default()
@@ -272,5 +292,26 @@ func TestParseDuration(t *testing.T) {
 		if _, err := config.ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q): got nil error", in)
 		}
+	}
+}
+
+func TestUnknownEnv(t *testing.T) {
+	got := config.UnknownEnv([]string{
+		"EVIDENCE_AUDITD_REGISTRY_TIMEUOT=10s",
+		"EVIDENCE_AUDITD_REGISTRY_TIMEOUT=10s",             // known
+		"EVIDENCE_AUDITD_GITHUB_TOKEN=ghp_secret",          // known, not a key
+		"EVIDENCE_AUDITD_E2E_REKOR_URL=http://127.0.0.1:1", // the test suites'
+		"EVIDENCE_AUDITD_NOTHING_LIKE_IT=ghp_secret2",
+		"PATH=/bin",
+	})
+	want := []string{
+		"unknown environment variable EVIDENCE_AUDITD_REGISTRY_TIMEUOT is ignored (did you mean EVIDENCE_AUDITD_REGISTRY_TIMEOUT?)",
+		"unknown environment variable EVIDENCE_AUDITD_NOTHING_LIKE_IT is ignored",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("UnknownEnv =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if strings.Contains(strings.Join(got, ""), "ghp_secret") {
+		t.Error("a warning shows a variable's value")
 	}
 }

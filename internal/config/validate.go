@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,34 @@ func (e *FieldError) Error() string { return e.Key + ": " + e.Detail }
 // CronParser is the schedule syntax: five fields, or a descriptor such as
 // @weekly or "@every 24h", with an optional CRON_TZ= prefix.
 var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ParseSchedule parses spec (CronParser syntax) and refuses what would make
+// the daemon spin or sleep forever (SPEC §4): an @every interval that is
+// not positive (robfig/cron would silently round it up to one second), and
+// a schedule with no time after now within the parser's five-year horizon
+// ("0 3 31 2 *": February has no 31st).
+func ParseSchedule(spec string, now time.Time) (cron.Schedule, error) {
+	sched, err := CronParser.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", spec, err)
+	}
+	body := strings.TrimSpace(spec)
+	if strings.HasPrefix(body, "CRON_TZ=") || strings.HasPrefix(body, "TZ=") {
+		if i := strings.IndexByte(body, ' '); i > 0 {
+			body = strings.TrimSpace(body[i:])
+		}
+	}
+	if every, ok := strings.CutPrefix(body, "@every "); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(every))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%q: the @every interval must be a positive duration", spec)
+		}
+	}
+	if sched.Next(now).IsZero() {
+		return nil, fmt.Errorf("%q never fires (no matching time in the next five years)", spec)
+	}
+	return sched, nil
+}
 
 // Finalize fills the defaults that derive from other keys (ledger.path and
 // issues.dir from dataDir) and validates everything, returning every problem
@@ -67,8 +96,8 @@ func (c *Config) Validate() error {
 	if c.Ledger.Path == "" {
 		bad("ledger.path", "must not be empty")
 	}
-	if _, err := CronParser.Parse(c.Schedule); err != nil {
-		bad("schedule", "%q: %v (examples: \"0 3 1 1,4,7,10 *\", @weekly, \"@every 24h\")", c.Schedule, err)
+	if _, err := ParseSchedule(c.Schedule, time.Now()); err != nil {
+		bad("schedule", "%v (examples: \"0 3 1 1,4,7,10 *\", @weekly, \"@every 24h\")", err)
 	}
 	if c.Policy.WarnAfterMonths < 1 || c.Policy.WarnAfterMonths > 1200 {
 		bad("policy.warnAfterMonths", "%d is out of range 1..1200", c.Policy.WarnAfterMonths)
@@ -128,8 +157,8 @@ func (c *Config) Validate() error {
 	if c.Issues.Labels.Recert == "" || c.Issues.Labels.Lost == "" {
 		bad("issues.labels", "recert and lost labels must not be empty")
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		bad("listen", "%q: want host:port, e.g. 127.0.0.1:9464", c.Listen)
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || !validPort(port) {
+		bad("listen", "%q: want host:port with a port 0..65535, e.g. 127.0.0.1:9464", c.Listen)
 	}
 	if c.HeartbeatURL != "" {
 		if u, err := url.Parse(c.HeartbeatURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -158,4 +187,10 @@ func (c *Config) RequireRepo() error {
 		return &FieldError{Key: "repo.path", Detail: "no repository to audit: pass --repo DIR, or set repo.path or repo.url in the configuration"}
 	}
 	return nil
+}
+
+// validPort reports whether p is a TCP port number (0 lets the system pick).
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
 }

@@ -114,18 +114,18 @@ func New(o Options) (*Daemon, error) {
 	if o.Job == nil || o.Ledger == nil {
 		return nil, errors.New("daemon: a job and a ledger are required")
 	}
-	sched, err := config.CronParser.Parse(o.Schedule)
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	sched, err := config.ParseSchedule(o.Schedule, o.Clock.Now())
 	if err != nil {
-		return nil, fmt.Errorf("schedule %q: %w", o.Schedule, err)
+		return nil, fmt.Errorf("schedule: %w", err)
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
-	}
-	if o.Clock == nil {
-		o.Clock = SystemClock{}
 	}
 	if o.Holder == nil {
 		h := LocalHolder()
@@ -300,29 +300,27 @@ func (d *Daemon) runOnce(ctx context.Context, slot time.Time) {
 	}
 }
 
-// acquire waits for the audit lock; nil when ctx ended first.
+// acquire waits for the audit lock; nil when ctx ended first. A failure
+// other than a busy lock (the ledger or the lock file) is logged and
+// retried like a busy lock: the daemon keeps its schedule.
 func (d *Daemon) acquire(ctx context.Context) *Held {
-	logged := false
+	waited := false
 	for {
-		held, err := d.lock.TryAcquire(ctx)
-		if err == nil {
-			if logged {
+		held, err := d.lock.Acquire(ctx, d.o.LockRetry, func(busy error) {
+			waited = true
+			d.m.lockWaits.Inc()
+			d.log.Warn("another evidence-auditd is auditing this ledger; waiting for it", "detail", busy.Error(), "retryEvery", d.o.LockRetry.String())
+		})
+		switch {
+		case err == nil:
+			if waited {
 				d.log.Info("got the audit lock")
 			}
 			return held
-		}
-		if ctx.Err() != nil {
+		case ctx.Err() != nil:
 			return nil
 		}
-		if errors.Is(err, ErrBusy) {
-			if !logged {
-				d.m.lockWaits.Inc()
-				d.log.Warn("another evidence-auditd is auditing this ledger; waiting for it", "detail", err.Error(), "retryEvery", d.o.LockRetry.String())
-				logged = true
-			}
-		} else {
-			d.log.Error("taking the audit lock", "err", err)
-		}
+		d.log.Error("taking the audit lock", "err", err)
 		t := d.o.Clock.NewTimer(d.o.LockRetry)
 		select {
 		case <-ctx.Done():

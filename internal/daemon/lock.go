@@ -181,6 +181,69 @@ func (l *Lock) TryAcquire(ctx context.Context) (*Held, error) {
 	return h, nil
 }
 
+// Acquire takes the lock, waiting for it: while another holder has it, it
+// retries every retry (default 15s) on the Lock's clock — and at once when
+// a holder on this machine releases the lock file — and calls onBusy (when
+// set) once, with the first *BusyError, so the caller can say whom it
+// waits for. It returns ctx's error when ctx ends first, and any error that
+// is not ErrBusy at once.
+func (l *Lock) Acquire(ctx context.Context, retry time.Duration, onBusy func(error)) (*Held, error) {
+	if retry <= 0 {
+		retry = 15 * time.Second
+	}
+	told := false
+	var freed <-chan struct{} // closed once the lock file was free again
+	for {
+		held, err := l.TryAcquire(ctx)
+		if err == nil {
+			return held, nil
+		}
+		var busy *BusyError
+		if !errors.As(err, &busy) {
+			return nil, err
+		}
+		if !told && onBusy != nil {
+			onBusy(err)
+		}
+		told = true
+		if freed == nil && busy.Lease.Holder == "" {
+			// Held by a process on this machine: its release frees the
+			// file, so a waiter need not sleep a whole retry period.
+			freed = whenFileFree(l.Ledger.Path() + ".lock")
+		}
+		t := l.Clock.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C():
+		case <-freed:
+			t.Stop()
+			freed = nil
+		}
+	}
+}
+
+// whenFileFree returns a channel closed once this process could take the
+// lock file at path (whoever held it let go); it lets go of it at once. A
+// nil channel (never ready) when the file cannot be opened. The goroutine
+// behind it ends only when the file is free: one per wait, not per retry.
+func whenFileFree(path string) <-chan struct{} {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil
+	}
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		defer f.Close()
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX) == nil {
+			_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		}
+	}()
+	return ch
+}
+
 func unlock(f *os.File) {
 	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	f.Close()

@@ -3,6 +3,7 @@ package evidence
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -27,6 +28,12 @@ type Pointer struct {
 	Recipe        string
 	Profile       string // "" when the pointer has no profile
 	Attestations  []Attestation
+	// ExtraKeys are the keys beyond schema 1.0.0, as sorted dotted paths
+	// (e.g. "attestations[0].criteriaMatch", "fingerprint").
+	// They are not an error (SPEC §2.1: AICR's loader ignores them, and
+	// older pointers carried fingerprint and criteriaMatch mappings); the
+	// audit lists them in a warning.
+	ExtraKeys []string
 }
 
 // Attestation is one signed run named by a pointer. Schema 1.0 allows exactly one.
@@ -70,10 +77,11 @@ var (
 )
 
 // ParsePointer parses a pointer file strictly: key order is free and
-// comments are allowed, but unknown or duplicate keys, aliases, wrong types,
-// a second YAML document and malformed values are errors. Every error is a
-// *SchemaError naming the field, except oversized input, which wraps
-// ErrTooLarge.
+// comments are allowed, but duplicate keys, aliases, wrong types, missing
+// required keys, a second YAML document and malformed values are errors.
+// Keys beyond the schema are collected in ExtraKeys, not judged. Every
+// error is a *SchemaError naming the field, except oversized input, which
+// wraps ErrTooLarge.
 func ParsePointer(data []byte) (*Pointer, error) {
 	if len(data) > MaxPointerSize {
 		return nil, fmt.Errorf("pointer: %w: %d bytes, limit is %d", ErrTooLarge, len(data), MaxPointerSize)
@@ -85,11 +93,11 @@ func ParsePointer(data []byte) (*Pointer, error) {
 	if isNull(root) {
 		return nil, schemaErr("", "empty pointer")
 	}
-	top, err := mapping(root, "", "schemaVersion", "recipe", "profile", "attestations")
+	var p Pointer
+	top, err := mappingExtra(root, "", &p.ExtraKeys, "schemaVersion", "recipe", "profile", "attestations")
 	if err != nil {
 		return nil, err
 	}
-	var p Pointer
 	if p.SchemaVersion, err = parseSchemaVersion(top, ""); err != nil {
 		return nil, err
 	}
@@ -121,12 +129,13 @@ func ParsePointer(data []byte) (*Pointer, error) {
 		return nil, schemaErr("attestations", fmt.Sprintf("must hold exactly one entry in schema 1.0, has %d", len(items)))
 	}
 	for i, it := range items {
-		a, err := parseAttestation(it, fmt.Sprintf("attestations[%d]", i))
+		a, err := parseAttestation(it, fmt.Sprintf("attestations[%d]", i), &p.ExtraKeys)
 		if err != nil {
 			return nil, err
 		}
 		p.Attestations = append(p.Attestations, a)
 	}
+	sort.Strings(p.ExtraKeys)
 	return &p, nil
 }
 
@@ -154,9 +163,9 @@ func checkRecipeName(field, name string) error {
 	return nil
 }
 
-func parseAttestation(n *yaml.Node, field string) (Attestation, error) {
+func parseAttestation(n *yaml.Node, field string, extra *[]string) (Attestation, error) {
 	var a Attestation
-	m, err := mapping(n, field, "attestedAt", "bundle", "signer")
+	m, err := mappingExtra(n, field, extra, "attestedAt", "bundle", "signer")
 	if err != nil {
 		return a, err
 	}
@@ -178,11 +187,11 @@ func parseAttestation(n *yaml.Node, field string) (Attestation, error) {
 	if isNull(m["bundle"]) {
 		return a, schemaErr(f, "is required")
 	}
-	if a.Bundle, err = parseBundle(m["bundle"], f); err != nil {
+	if a.Bundle, err = parseBundle(m["bundle"], f, extra); err != nil {
 		return a, err
 	}
 	if !isNull(m["signer"]) {
-		s, err := parseSigner(m["signer"], joinField(field, "signer"))
+		s, err := parseSigner(m["signer"], joinField(field, "signer"), extra)
 		if err != nil {
 			return a, err
 		}
@@ -191,9 +200,9 @@ func parseAttestation(n *yaml.Node, field string) (Attestation, error) {
 	return a, nil
 }
 
-func parseBundle(n *yaml.Node, field string) (Bundle, error) {
+func parseBundle(n *yaml.Node, field string, extra *[]string) (Bundle, error) {
 	var b Bundle
-	m, err := mapping(n, field, "oci", "digest", "predicateType")
+	m, err := mappingExtra(n, field, extra, "oci", "digest", "predicateType")
 	if err != nil {
 		return b, err
 	}
@@ -253,8 +262,8 @@ func checkURI(field, s string) error {
 	return checkText(field, s, maxURILen)
 }
 
-func parseSigner(n *yaml.Node, field string) (*Signer, error) {
-	m, err := mapping(n, field, "identity", "issuer", "rekorLogIndex")
+func parseSigner(n *yaml.Node, field string, extra *[]string) (*Signer, error) {
+	m, err := mappingExtra(n, field, extra, "identity", "issuer", "rekorLogIndex")
 	if err != nil {
 		return nil, err
 	}

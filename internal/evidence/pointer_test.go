@@ -151,11 +151,10 @@ func TestParsePointerRejects(t *testing.T) {
 	tests := []struct {
 		name, old, new, field string
 	}{
-		{"unknown top key", "", "extra: 1\n", "extra"},
-		{"unknown bundle key", "      predicateType:", "      size: 3\n      predicateType:", bundle + ".size"},
-		{"unknown signer key", "      rekorLogIndex: 35699965", "      rekorLogIndex: 35699965\n      email: a@b.c", signer + ".email"},
-		{"unknown attestation key", "    bundle:", "    note: hi\n    bundle:", att + ".note"},
 		{"duplicate key", "", "recipe: other\n", "recipe"},
+		{"duplicate extra key", "", "fingerprint: {}\nfingerprint: {}\n", "fingerprint"},
+		{"extra key beside a wrong known type", "schemaVersion: 1.0.0", "schemaVersion: [1]\nfingerprint: {}", "schemaVersion"},
+		{"extra key beside a missing known key", "      issuer: https://token.actions.githubusercontent.com\n", "      issuers: https://token.actions.githubusercontent.com\n", signer + ".issuer"},
 		{"missing schemaVersion", "schemaVersion: 1.0.0\n", "", "schemaVersion"},
 		{"schemaVersion 2", "schemaVersion: 1.0.0", "schemaVersion: 2.0.0", "schemaVersion"},
 		{"schemaVersion 1.1", "schemaVersion: 1.0.0", "schemaVersion: 1.1", "schemaVersion"},
@@ -209,6 +208,40 @@ func TestParsePointerRejects(t *testing.T) {
 			}
 			checkSchemaErr(t, err, tt.field)
 		})
+	}
+}
+
+// TestParsePointerExtraKeys: keys beyond schema 1.0.0 are collected, not
+// rejected (SPEC §2.1), at every level, whatever their values.
+func TestParsePointerExtraKeys(t *testing.T) {
+	p, err := evidence.ParsePointer(fixture(t, "pointers/older-denormalized.yaml"))
+	if err != nil {
+		t.Fatalf("older AICR pointer: %v", err)
+	}
+	if got, want := strings.Join(p.ExtraKeys, " "), "attestations[0].criteriaMatch attestations[0].fingerprint attestations[0].phaseSummary"; got != want {
+		t.Errorf("ExtraKeys = %q, want %q", got, want)
+	}
+	if got := p.Attestations[0].Signer; got == nil || got.RekorLogIndex == nil || *got.RekorLogIndex != 35011234 {
+		t.Errorf("known keys lost beside the extra ones: signer %+v", got)
+	}
+
+	in := replace(t, validPointer, "", "fingerprint:\n  service: eks\nnote: &n [1, 2]\nalso: *n\n")
+	in = replace(t, in, "      predicateType:", "      size: 3\n      predicateType:")
+	in = replace(t, in, "      rekorLogIndex: 35699965", "      rekorLogIndex: 35699965\n      email: a@b.c")
+	p, err = evidence.ParsePointer([]byte(in))
+	if err != nil {
+		t.Fatalf("extra keys at every level: %v", err)
+	}
+	if got, want := strings.Join(p.ExtraKeys, " "), "also attestations[0].bundle.size attestations[0].signer.email fingerprint note"; got != want {
+		t.Errorf("ExtraKeys = %q, want %q", got, want)
+	}
+	p, err = evidence.ParsePointer([]byte(validPointer))
+	if err != nil || len(p.ExtraKeys) != 0 {
+		t.Errorf("schema-only pointer: ExtraKeys %v, err %v", p.ExtraKeys, err)
+	}
+	// Extra keys are not problems of the file.
+	if _, _, problems := evidence.Inspect("", "", fixture(t, "pointers/older-denormalized.yaml")); len(problems) != 0 {
+		t.Errorf("problems = %v, want none", problems)
 	}
 }
 

@@ -48,7 +48,32 @@ type Predicate struct {
 	Phases     map[string]Phase // by phase name: deployment, performance, conformance, …
 	Manifest   PredicateManifest
 	BOM        PredicateBOM
-	Profile    string
+	// Profile is the signed profile identity of a profiled recipe's
+	// evidence (ADR-015); nil when the predicate carries none.
+	Profile *PredicateProfile
+}
+
+// PredicateProfile is predicate.profile (SPEC §2.2): an object, not a
+// string. v1 predicates must not carry it, v2 predicates must, v3
+// predicates may.
+type PredicateProfile struct {
+	// Selection is the name=value profile selection baked into the recipe;
+	// a pointer's profile must equal it.
+	Selection string
+	// Advertiser is who advertises the profile; "" when absent.
+	Advertiser string
+	// PolicyDescriptorIdentity is sha256:<hex> of the policy descriptors in
+	// force when the evidence was produced; "" when absent.
+	PolicyDescriptorIdentity string
+}
+
+// ProfileSelection returns the predicate's profile selection, "" when it
+// carries no profile.
+func (p *Predicate) ProfileSelection() string {
+	if p == nil || p.Profile == nil {
+		return ""
+	}
+	return p.Profile.Selection
 }
 
 // PredicateRecipe names the validated recipe.
@@ -112,7 +137,13 @@ type rawPredicate struct {
 	BOM *struct {
 		Digest *string `json:"digest"`
 	} `json:"bom"`
-	Profile *string `json:"profile"`
+	Profile *rawProfile `json:"profile"`
+}
+
+type rawProfile struct {
+	Selection                *string `json:"selection"`
+	Advertiser               *string `json:"advertiser"`
+	PolicyDescriptorIdentity *string `json:"policyDescriptorIdentity"`
 }
 
 type rawPhase struct {
@@ -318,21 +349,64 @@ func parsePredicate(data json.RawMessage, strict bool, era Era) (*Predicate, err
 		return nil, missing("bom")
 	}
 
-	if raw.Profile != nil && *raw.Profile != "" {
-		if _, _, err := ParseProfile(*raw.Profile); err != nil {
-			return nil, schemaErr("predicate.profile", err.Error())
+	if raw.Profile != nil {
+		pp, err := parsePredicateProfile(*raw.Profile)
+		if err != nil {
+			return nil, err
 		}
-		p.Profile = *raw.Profile
+		p.Profile = pp
 	}
-	if era.RequiresProfile() && p.Profile == "" {
-		return nil, schemaErr("predicate.profile", "is required by predicate type "+PredicateTypeV2)
+	if err := checkProfileEra(era, p.Profile); err != nil {
+		return nil, err
 	}
-	if p.Profile != "" && p.Recipe.Name != "" {
-		if err := checkProfile(p.Recipe.Name, p.Profile); err != nil {
-			return nil, schemaErr("predicate.profile", err.Error())
+	if p.Profile != nil && p.Recipe.Name != "" {
+		if err := checkProfile(p.Recipe.Name, p.Profile.Selection); err != nil {
+			return nil, schemaErr("predicate.profile.selection", err.Error())
 		}
 	}
 	return &p, nil
+}
+
+// parsePredicateProfile reads predicate.profile: selection is required and
+// name=value; advertiser is optional text; policyDescriptorIdentity is
+// sha256:<hex> when present and non-empty.
+func parsePredicateProfile(rp rawProfile) (*PredicateProfile, error) {
+	var pp PredicateProfile
+	if rp.Selection == nil || *rp.Selection == "" {
+		return nil, schemaErr("predicate.profile.selection", "is required")
+	}
+	if _, _, err := ParseProfile(*rp.Selection); err != nil {
+		return nil, schemaErr("predicate.profile.selection", err.Error())
+	}
+	pp.Selection = *rp.Selection
+	if rp.Advertiser != nil && *rp.Advertiser != "" {
+		if err := checkText("predicate.profile.advertiser", *rp.Advertiser, maxIdentityLen); err != nil {
+			return nil, err
+		}
+		pp.Advertiser = *rp.Advertiser
+	}
+	if rp.PolicyDescriptorIdentity != nil && *rp.PolicyDescriptorIdentity != "" {
+		if !digestRE.MatchString(*rp.PolicyDescriptorIdentity) {
+			return nil, schemaErr("predicate.profile.policyDescriptorIdentity",
+				fmt.Sprintf("%q is not sha256:<64 lowercase hex>", truncate(*rp.PolicyDescriptorIdentity)))
+		}
+		pp.PolicyDescriptorIdentity = *rp.PolicyDescriptorIdentity
+	}
+	return &pp, nil
+}
+
+// checkProfileEra applies the predicate types' profile rules (SPEC §2.2,
+// ADR-015): v1 must not carry a profile block, v2 must, v3 may. Legacy and
+// unknown types are judged elsewhere.
+func checkProfileEra(era Era, pp *PredicateProfile) error {
+	switch {
+	case era == EraV1 && pp != nil:
+		return schemaErr("predicate.profile", fmt.Sprintf("predicate type %s must not carry a profile block (profiled evidence is %s or %s)",
+			PredicateTypeV1, PredicateTypeV2, PredicateTypeV3))
+	case era.RequiresProfile() && pp == nil:
+		return schemaErr("predicate.profile", "is required by predicate type "+PredicateTypeV2)
+	}
+	return nil
 }
 
 // parsePhase reads one phase. Counts default to 0 when absent; ctrfDigest

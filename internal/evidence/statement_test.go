@@ -50,8 +50,39 @@ func TestParseStatementReal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("v2: %v", err)
 	}
-	if got, want := s2.Predicate.Profile, "gpuStack=bundle-installer"; got != want {
-		t.Errorf("profile: got %q, want %q", got, want)
+	want := evidence.PredicateProfile{Selection: "gpuStack=bundle-installer", Advertiser: "example-partner",
+		PolicyDescriptorIdentity: "sha256:6666666666666666666666666666666666666666666666666666666666666666"}
+	if got := s2.Predicate.Profile; got == nil || *got != want {
+		t.Errorf("profile: got %+v, want %+v", got, want)
+	}
+	if got := s2.Predicate.ProfileSelection(); got != want.Selection {
+		t.Errorf("ProfileSelection() = %q, want %q", got, want.Selection)
+	}
+	if s.Predicate.Profile != nil || s.Predicate.ProfileSelection() != "" {
+		t.Errorf("v1 statement has profile %+v", s.Predicate.Profile)
+	}
+}
+
+// TestParseStatementProfileEras: v3 may carry the profile block or not;
+// its fields other than selection are optional.
+func TestParseStatementProfileEras(t *testing.T) {
+	v2 := string(fixture(t, "statement/v2-profile.json"))
+	v3 := replace(t, v2, `"https://aicr.run/recipe-evidence/v2"`, `"https://aicr.run/recipe-evidence/v3"`)
+	for name, in := range map[string]string{
+		"v3 with profile":    v3,
+		"v3 without profile": replace(t, v3, `"profile": {`, `"x": {`),
+		"v2 selection only": replace(t, v2, `"advertiser": "example-partner",
+      "policyDescriptorIdentity": "sha256:6666666666666666666666666666666666666666666666666666666666666666"`, `"policyDescriptorIdentity": ""`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := evidence.ParseStatement([]byte(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Predicate.ProfileSelection(); strings.Contains(in, `"profile": {`) != (got == "gpuStack=bundle-installer") {
+				t.Errorf("selection %q", got)
+			}
+		})
 	}
 }
 
@@ -88,9 +119,16 @@ func TestParseStatementRejects(t *testing.T) {
 		{"negative fileCount", valid, `"fileCount": 6`, `"fileCount": -6`, "predicate.manifest.fileCount"},
 		{"missing bom", valid, `"bom": {`, `"x": {`, "predicate.bom"},
 		{"bad bom digest", valid, `"digest": "sha256:3333333333333333333333333333333333333333333333333333333333333333", "components"`, `"digest": "md5:33", "components"`, "predicate.bom.digest"},
-		{"v2 without profile", v2, `"profile": "gpuStack=bundle-installer",`, ``, "predicate.profile"},
-		{"profile incoherent", v2, `"profile": "gpuStack=bundle-installer"`, `"profile": "gpuStack=operator"`, "predicate.profile"},
-		{"profile malformed", v2, `"profile": "gpuStack=bundle-installer"`, `"profile": "gpuStack"`, "predicate.profile"},
+		{"v2 without profile", v2, `"profile": {`, `"x": {`, "predicate.profile"},
+		{"v1 with profile", v2, `"https://aicr.run/recipe-evidence/v2"`, `"https://aicr.run/recipe-evidence/v1"`, "predicate.profile"},
+		{"profile as a string (not AICR's shape)", v2, `"profile": {`, `"profile": "gpuStack=bundle-installer", "x": {`, "predicate.profile"},
+		{"profile without selection", v2, `"selection": "gpuStack=bundle-installer",`, ``, "predicate.profile.selection"},
+		{"profile selection empty", v2, `"selection": "gpuStack=bundle-installer"`, `"selection": ""`, "predicate.profile.selection"},
+		{"profile selection not name=value", v2, `"selection": "gpuStack=bundle-installer"`, `"selection": "gpuStack"`, "predicate.profile.selection"},
+		{"profile selection incoherent with recipe", v2, `"selection": "gpuStack=bundle-installer"`, `"selection": "gpuStack=operator"`, "predicate.profile.selection"},
+		{"profile selection not a string", v2, `"selection": "gpuStack=bundle-installer"`, `"selection": 7`, "predicate.profile.selection"},
+		{"policyDescriptorIdentity bare hex", v2, `"policyDescriptorIdentity": "sha256:6666`, `"policyDescriptorIdentity": "6666`, "predicate.profile.policyDescriptorIdentity"},
+		{"advertiser with control characters", v2, `"advertiser": "example-partner"`, `"advertiser": "example\u0007partner"`, "predicate.profile.advertiser"},
 		{"trailing data", valid, "", "{}", ""},
 	}
 	for _, tt := range tests {

@@ -63,8 +63,14 @@ func Validate(loc Location, p *Pointer) []Problem {
 		if !known {
 			add(ProblemSchema, "attestations[0].bundle.predicateType", "unknown predicate type %q", truncate(a.Bundle.PredicateType))
 		}
-		if era.RequiresProfile() && p.Profile == "" {
+		switch {
+		case era.RequiresProfile() && p.Profile == "":
 			add(ProblemSchema, "profile", "predicate type %s requires a profile", a.Bundle.PredicateType)
+		case era == EraV1 && p.Profile != "":
+			// As AICR's pointer loader: a profiled recipe's evidence is v2
+			// or v3; v1 evidence would lack the signed profile identity.
+			add(ProblemSchema, "profile", "predicate type %s cannot carry profile %q; profiled evidence is %s or %s",
+				a.Bundle.PredicateType, truncate(p.Profile), PredicateTypeV2, PredicateTypeV3)
 		}
 	}
 	if p != nil {

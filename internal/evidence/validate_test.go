@@ -94,7 +94,10 @@ func TestValidate(t *testing.T) {
 		{"v3", loc, func(p *evidence.Pointer) { p.Attestations[0].Bundle.PredicateType = evidence.PredicateTypeV3 }, ""},
 		{"unknown predicate", loc, func(p *evidence.Pointer) { p.Attestations[0].Bundle.PredicateType = "https://example.com/x" }, "schema attestations[0].bundle.predicateType"},
 		{"legacy", loc, func(p *evidence.Pointer) { p.Attestations[0].Bundle.PredicateType = evidence.PredicateTypeLegacy }, "legacy-predicate attestations[0].bundle.predicateType"},
-		{"profile incoherent", loc, func(p *evidence.Pointer) { p.Profile = "gpuStack=bundle-installer" }, "schema profile"},
+		{"profile incoherent", loc, func(p *evidence.Pointer) {
+			p.Profile = "gpuStack=bundle-installer"
+			p.Attestations[0].Bundle.PredicateType = evidence.PredicateTypeV3
+		}, "schema profile"},
 		{"unsigned", loc, func(p *evidence.Pointer) { p.Attestations[0].Signer = nil }, "unsigned attestations[0].signer"},
 		{"no attestations", loc, func(p *evidence.Pointer) { p.Attestations = nil }, "schema attestations"},
 		{"many at once", loc, func(p *evidence.Pointer) {
@@ -130,6 +133,19 @@ func TestValidateProfiled(t *testing.T) {
 	if got, want := kinds(evidence.Validate(loc, p)), "schema profile"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
+
+	// A profiled pointer naming v1 evidence: v1 cannot carry the profile;
+	// v3 can.
+	p, _ = evidence.ParsePointer(fixture(t, "pointers/per-source-v2-profile.yaml"))
+	loc, _ = evidence.ParsePath("", v2Path)
+	p.Attestations[0].Bundle.PredicateType = evidence.PredicateTypeV1
+	if got, want := kinds(evidence.Validate(loc, p)), "schema profile"; got != want {
+		t.Errorf("v1 with profile: got %q, want %q", got, want)
+	}
+	p.Attestations[0].Bundle.PredicateType = evidence.PredicateTypeV3
+	if got := evidence.Validate(loc, p); len(got) != 0 {
+		t.Errorf("v3 with profile: got %v, want no problem", got)
+	}
 }
 
 func TestInspect(t *testing.T) {
@@ -144,7 +160,7 @@ func TestInspect(t *testing.T) {
 			"schema attestations[0].signer.rekorLogIndex"},
 		{"syntax error", v1Path, []byte("a: ["), true, "schema "},
 		{"too large", v1Path, make([]byte, evidence.MaxPointerSize+1), true, "schema "},
-		{"parse error and misplaced", "recipes/evidence/x/y.yaml", []byte("x: 1"), true, "schema x; placement path"},
+		{"parse error and misplaced", "recipes/evidence/x/y.yaml", []byte("x: 1"), true, "schema schemaVersion; placement path"},
 		{"not a pointer path", "recipes/evidence/allowlist.yaml", v1, false, "placement path"},
 		{"outside the evidence dir", "docs/x.yaml", v1, false, "placement path"},
 		{"unknown path", "", v1, false, ""},

@@ -55,6 +55,13 @@ func isNull(n *yaml.Node) bool {
 // values are skipped, for documents read only in part): the formats here are written by tools and reviewed by humans, and
 // a misspelled key must not pass silently.
 func mapping(n *yaml.Node, field string, allowed ...string) (map[string]*yaml.Node, error) {
+	return mappingExtra(n, field, nil, allowed...)
+}
+
+// mappingExtra is mapping that, with extra non-nil, accepts keys outside
+// allowed and appends their dotted paths to *extra instead of failing; their
+// values are not looked at. Duplicate, complex and merge keys stay errors.
+func mappingExtra(n *yaml.Node, field string, extra *[]string, allowed ...string) (map[string]*yaml.Node, error) {
 	if n.Kind == yaml.AliasNode {
 		return nil, schemaErr(field, "aliases are not allowed")
 	}
@@ -62,6 +69,7 @@ func mapping(n *yaml.Node, field string, allowed ...string) (map[string]*yaml.No
 		return nil, schemaErr(field, "must be a mapping")
 	}
 	out := make(map[string]*yaml.Node, len(n.Content)/2)
+	var seen map[string]bool // unknown keys, for the duplicate check
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if allowed == nil && (k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" || v.Kind == yaml.AliasNode) {
@@ -71,11 +79,19 @@ func mapping(n *yaml.Node, field string, allowed ...string) (map[string]*yaml.No
 			return nil, schemaErr(field, fmt.Sprintf("line %d: keys must be plain strings", k.Line))
 		}
 		key := k.Value
-		if _, dup := out[key]; dup {
+		if _, dup := out[key]; dup || seen[key] {
 			return nil, schemaErr(joinField(field, key), fmt.Sprintf("duplicate key (line %d)", k.Line))
 		}
 		if allowed != nil && !contains(allowed, key) {
-			return nil, schemaErr(joinField(field, key), "unknown key")
+			if extra == nil {
+				return nil, schemaErr(joinField(field, key), "unknown key")
+			}
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			seen[key] = true
+			*extra = append(*extra, joinField(field, key))
+			continue
 		}
 		if v.Kind == yaml.AliasNode {
 			return nil, schemaErr(joinField(field, key), "aliases are not allowed")

@@ -44,6 +44,8 @@ var (
 	ErrTooLarge = errors.New("file too large")
 	// ErrNotCommit: an id or ref does not name a commit.
 	ErrNotCommit = errors.New("not a commit")
+	// ErrNoRepository: the directory is not a git repository (or does not exist).
+	ErrNoRepository = errors.New("not a git repository")
 )
 
 func init() {
@@ -90,6 +92,9 @@ const objectCacheSize = 16 * cache.MiByte
 // (or a .git file naming the git directory) or a bare repository.
 func Open(dir string) (*Repo, error) {
 	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		return nil, fmt.Errorf("open repository %s: %w", dir, ErrNoRepository)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", dir, err)
 	}
@@ -331,7 +336,36 @@ func (r *Repo) resolve(ref string) (plumbing.ReferenceName, plumbing.Hash, error
 		}
 		return name, h, nil
 	}
-	return "", plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", ref, ErrRefNotFound)
+	return "", plumbing.ZeroHash, fmt.Errorf("resolve %q: %w%s", ref, ErrRefNotFound, r.branchHint())
+}
+
+// branchHint lists the repository's branches for an unknown ref's error:
+// the commonest cause is a default branch called master, not main.
+func (r *Repo) branchHint() string {
+	refs, err := r.repo.References()
+	if err != nil {
+		return ""
+	}
+	defer refs.Close()
+	var names []string
+	_ = refs.ForEach(func(ref *plumbing.Reference) error {
+		n := ref.Name()
+		switch {
+		case n.IsBranch():
+			names = append(names, n.Short())
+		case n.IsRemote() && !strings.HasSuffix(n.String(), "/HEAD"):
+			names = append(names, n.Short())
+		}
+		if len(names) > 20 {
+			return storer.ErrStop
+		}
+		return nil
+	})
+	if len(names) == 0 {
+		return "; the repository has no branches"
+	}
+	sort.Strings(names)
+	return "; its branches are " + strings.Join(names, ", ") + " (set repo.ref or --ref)"
 }
 
 // peel follows annotated tags to the object they name.
@@ -471,6 +505,24 @@ func (r *Repo) FilesAt(ctx context.Context, commit, dir string) ([]File, error) 
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, nil
+}
+
+// IsDir reports whether the slash-separated, repository-relative dir is a
+// directory at commit. A run uses it to tell an evidence directory that is
+// missing (a mistyped repo.evidenceDir) from one that holds no pointers.
+func (r *Repo) IsDir(ctx context.Context, commit, dir string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	root, err := r.rootTree(commit)
+	if err != nil {
+		return false, err
+	}
+	e, err := r.lookup(root, cleanPath(dir))
+	if err != nil {
+		return false, err
+	}
+	return e != nil && e.Mode == filemode.Dir, nil
 }
 
 func (r *Repo) rootTree(commit string) (plumbing.Hash, error) {

@@ -68,6 +68,12 @@ func TestHeadReadFileFilesAt(t *testing.T) {
 	if files, err := r.FilesAt(ctx, commit, "no/such/dir"); err != nil || len(files) != 0 {
 		t.Errorf("FilesAt(missing dir) = %v, %v; want nothing, no error", files, err)
 	}
+	for dir, want := range map[string]bool{"recipes/overlays": true, "recipes/overlays/sub": true, "recipes": true,
+		"CODEOWNERS": false, "recipes/evidence": false, "recipes/overlays/a.yaml": false, "": true} {
+		if got, err := r.IsDir(ctx, commit, dir); err != nil || got != want {
+			t.Errorf("IsDir(%q) = %v, %v; want %v", dir, got, err, want)
+		}
+	}
 }
 
 func TestOpenMissing(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -115,11 +116,18 @@ func NewGitHub(owner, repo string, token config.Secret, labels Labels, opts ...G
 			return nil, err
 		}
 	}
-	hc := &http.Client{Timeout: 60 * time.Second, Transport: &retryTransport{base: o.base, token: token, now: o.now,
-		sleep: o.sleep, maxWait: o.maxWait, maxRetries: o.retries, userAgent: o.userAgent}}
+	api := "https://api.github.com/"
+	if o.apiURL != "" {
+		api = o.apiURL
+	}
+	tokenURL, err := url.Parse(api)
+	if err != nil || tokenURL.Host == "" {
+		return nil, fmt.Errorf("github api url %q: not an absolute URL", api)
+	}
+	hc := &http.Client{Timeout: 60 * time.Second, Transport: &retryTransport{base: o.base, token: token, tokenURL: tokenURL,
+		now: o.now, sleep: o.sleep, maxWait: o.maxWait, maxRetries: o.retries, userAgent: o.userAgent}}
 	c := github.NewClient(hc)
 	if o.apiURL != "" {
-		var err error
 		if c, err = c.WithEnterpriseURLs(o.apiURL, o.apiURL); err != nil {
 			return nil, fmt.Errorf("github api url: %w", err)
 		}

@@ -3,6 +3,8 @@ package issues_test
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/config"
 	"github.com/evidence-auditd/evidence-auditd/internal/issues"
 	"github.com/evidence-auditd/evidence-auditd/internal/issues/githubfake"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
@@ -33,6 +36,7 @@ const (
 	codeowners = `* @fallback-only
 recipes/overlays/ @acme/overlay-team
 recipes/overlays/co-*.yaml @carol @acme/co-team
+recipes/overlays/ghost-*.yaml @ghost owners@acme.example
 `
 )
 
@@ -66,11 +70,18 @@ func TestRoutes(t *testing.T) {
 		{"maint", issues.ViaMaintainers, "alice", "@acme/gpu-recipes", "gpu-recipes@acme.example (escalation for @alice, acme)", nil},
 		{"base-gpustack-bundle-installer", issues.ViaMaintainers, "alice", "@acme/gpu-recipes", "gpu-recipes@acme.example (escalation for @alice, acme)", nil},
 		{"co-plain", issues.ViaCodeowners, "carol", "@acme/co-team", "", []string{"maintainers: recipes/overlays/co-plain.yaml has no spec.maintainers block"}},
-		// Team-only block: falls back; the only CODEOWNERS rule for it is a
-		// team too, so the default route applies and the teams are named.
-		{"team", issues.ViaDefault, "oncall", "@acme/gpu-recipes,@acme/overlay-team,@ghost,@acme/aicr-maintainers", "gpu-recipes@acme.example (escalation for @acme/gpu-recipes)",
-			[]string{"maintainers: recipes/overlays/team.yaml spec.maintainers names nobody assignable (@acme/gpu-recipes is a team)",
-				"codeowners: .github/CODEOWNERS line 2 names nobody assignable (@acme/overlay-team is a team)"}},
+		// Team-only maintainers block: falls back (SPEC §2.3); the
+		// CODEOWNERS rule for the overlay names a team, which is the
+		// codeowners route — the team is @-mentioned, nobody assigned —
+		// not the defaults (issue 11).
+		{"team", issues.ViaCodeowners, "", "@acme/gpu-recipes,@acme/overlay-team", "gpu-recipes@acme.example (escalation for @acme/gpu-recipes)",
+			[]string{"maintainers: recipes/overlays/team.yaml spec.maintainers names nobody assignable (@acme/gpu-recipes is a team)"}},
+		// A rule naming only a user the tracker cannot assign and an e-mail
+		// address reaches nobody on the tracker: the defaults apply, and
+		// the rule's owners are still named.
+		{"ghost-recipe", issues.ViaDefault, "oncall", "@ghost,@acme/aicr-maintainers", "owners@acme.example (CODEOWNERS)",
+			[]string{"maintainers: there is no overlay recipes/overlays/ghost-recipe.yaml",
+				"codeowners: .github/CODEOWNERS line 4 names nobody the tracker can reach (owners@acme.example is an e-mail address; @ghost is not assignable)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.recipe, func(t *testing.T) {
@@ -119,8 +130,8 @@ func TestGitHubRoutes(t *testing.T) {
 	want := map[string]struct{ via, assignee, inBody string }{
 		"maint":    {issues.ViaMaintainers, "alice", "Routed via **maintainers** (recipes/overlays/maint.yaml spec.maintainers)"},
 		"co-plain": {issues.ViaCodeowners, "carol", "Routed via **codeowners** (.github/CODEOWNERS line 3)"},
-		"team":     {issues.ViaDefault, "oncall", "@acme/gpu-recipes is a team"},
-		"nowhere":  {issues.ViaDefault, "oncall", "there is no overlay recipes/overlays/nowhere.yaml"},
+		"team":     {issues.ViaCodeowners, "", "Routed via **codeowners** (.github/CODEOWNERS line 2)"},
+		"nowhere":  {issues.ViaCodeowners, "", "there is no overlay recipes/overlays/nowhere.yaml"},
 	}
 	for recipe, w := range want {
 		rec := e.issue(recipe, issues.KindRecert)
@@ -502,4 +513,38 @@ func listDir(t *testing.T, dir string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestTokenStaysOnTheAPIHost: an API that redirects to another host must
+// not hand that host the token (SPEC §7); the configured host gets it.
+func TestTokenStaysOnTheAPIHost(t *testing.T) {
+	var elsewhere []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere = append(elsewhere, r.Header.Get("Authorization"))
+		http.NotFound(w, r)
+	}))
+	defer other.Close()
+	var atAPI []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		atAPI = append(atAPI, r.Header.Get("Authorization"))
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer api.Close()
+
+	gh, err := issues.NewGitHub("acme", "aicr", config.Secret(token), labels, issues.WithAPIURL(api.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, _ = gh.Get(context.Background(), issues.Ref{Number: 1})
+	if len(atAPI) == 0 || atAPI[0] != "Bearer "+token {
+		t.Fatalf("the API host received Authorization %q, want the token", atAPI)
+	}
+	if len(elsewhere) == 0 {
+		t.Fatal("the redirect was not followed; the test proves nothing")
+	}
+	for _, h := range elsewhere {
+		if h != "" {
+			t.Fatalf("the redirect target received Authorization %q", h)
+		}
+	}
 }

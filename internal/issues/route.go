@@ -74,8 +74,12 @@ func (r *Router) OverlayPath(recipe string) string {
 	return path.Join(r.OverlaysDir, evidence.BaseRecipe(recipe, r.Profiles[recipe])+".yaml")
 }
 
-// Route decides who the issue for recipe goes to. It fails only when the
-// tracker cannot say who is assignable.
+// Route decides who the issue for recipe goes to (SPEC §2.3): the overlay's
+// spec.maintainers when it names an assignable user; else the CODEOWNERS
+// rule for the overlay when it names an assignable user or a team (a
+// team-only rule is route codeowners with the team @-mentioned and nobody
+// assigned); else the configured defaults. It fails only when the tracker
+// cannot say who is assignable.
 func (r *Router) Route(ctx context.Context, recipe string) (Route, error) {
 	var (
 		rt                 Route
@@ -158,10 +162,12 @@ func (r *Router) Route(ctx context.Context, recipe string) (Route, error) {
 			rt.Skipped = append(rt.Skipped, fmt.Sprintf("codeowners: %s line %d leaves %s unowned", co.path, line, overlay))
 		default:
 			var users, why []string
+			teams := 0
 			for _, o := range owners {
 				switch {
 				case strings.HasPrefix(o, "@") && strings.Contains(o, "/"):
 					mentions = appendNew(mentions, o)
+					teams++
 					why = append(why, o+" is a team")
 				case strings.HasPrefix(o, "@"):
 					users = append(users, strings.TrimPrefix(o, "@"))
@@ -178,12 +184,17 @@ func (r *Router) Route(ctx context.Context, recipe string) (Route, error) {
 				mentions = appendNew(mentions, "@"+u)
 				why = append(why, "@"+u+" is not assignable")
 			}
-			if len(ok) > 0 {
+			// A team that owns the overlay is who the repository says
+			// answers for it: the issue goes there (teams are @-mentioned,
+			// not assigned) rather than to the defaults. A rule naming only
+			// e-mail addresses or users the tracker cannot assign reaches
+			// nobody on the tracker, and falls through.
+			if len(ok) > 0 || teams > 0 {
 				rt.Via, rt.Source, rt.Assignees = ViaCodeowners, fmt.Sprintf("%s line %d", co.path, line), ok
 				rt.Mentions, rt.Contacts = mentions, contacts
 				return rt, nil
 			}
-			rt.Skipped = append(rt.Skipped, fmt.Sprintf("codeowners: %s line %d names nobody assignable (%s)", co.path, line, strings.Join(why, "; ")))
+			rt.Skipped = append(rt.Skipped, fmt.Sprintf("codeowners: %s line %d names nobody the tracker can reach (%s)", co.path, line, strings.Join(why, "; ")))
 		}
 	}
 

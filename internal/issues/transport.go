@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -27,10 +28,14 @@ import (
 //     unchanged and go-github turns it into an error.
 //
 // The token is set here, on the copy of the request that is sent, and
-// nowhere else.
+// nowhere else — and only when the request goes to the configured API
+// (tokenHost, same scheme): a redirect to another host or to plain http
+// is followed without it (SPEC §7), so a compromised or misconfigured
+// endpoint cannot bounce the token elsewhere.
 type retryTransport struct {
 	base       http.RoundTripper
 	token      config.Secret
+	tokenURL   *url.URL // scheme and host the token may be sent to
 	now        func() time.Time
 	sleep      func(ctx context.Context, d time.Duration) error
 	maxWait    time.Duration
@@ -48,7 +53,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			r.Body = body
 		}
-		if t.token != "" {
+		r.Header.Del("Authorization")
+		if t.token != "" && t.mayCarryToken(r.URL) {
 			r.Header.Set("Authorization", "Bearer "+t.token.Reveal())
 		}
 		if t.userAgent != "" {
@@ -77,6 +83,12 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// mayCarryToken reports whether a request to u may be authenticated: the
+// configured API's scheme and host (with port), compared exactly.
+func (t *retryTransport) mayCarryToken(u *url.URL) bool {
+	return t.tokenURL != nil && strings.EqualFold(u.Scheme, t.tokenURL.Scheme) && strings.EqualFold(u.Host, t.tokenURL.Host)
 }
 
 // classify says whether resp is worth retrying and after how long (0: the

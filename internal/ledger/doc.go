@@ -8,6 +8,7 @@
 // IMMEDIATE so that concurrent writers queue on the busy timeout instead of
 // failing on a lock upgrade.
 //
-// ledger imports internal/audit for the domain types it stores and no other
+// ledger imports internal/audit for the domain types it stores and
+// internal/atomicfile for its temporary-file conventions, and no other
 // internal package; it never prints and never logs.
 package ledger

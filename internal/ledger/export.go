@@ -75,6 +75,7 @@ type exportRun struct {
 	Complete        bool   `json:"complete"`
 	HeadSeq         int64  `json:"headSeq"`
 	LedgerHead      string `json:"ledgerHead"`
+	Kind            string `json:"kind"`
 }
 
 func exportRunsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
@@ -82,7 +83,7 @@ func exportRunsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
 		r := exportRun{Type: "run"}
 		var deep, complete int
 		if err := s.Scan(&r.ID, &r.Repo, &r.Ref, &r.Commit, &r.AsOf, &r.TrustRoot, &r.VerifierVersion, &deep, &r.Options,
-			&r.StartedAt, &r.StartSeq, &r.StartHead, &r.FinishedAt, &complete, &r.HeadSeq, &r.LedgerHead); err != nil {
+			&r.StartedAt, &r.StartSeq, &r.StartHead, &r.FinishedAt, &complete, &r.HeadSeq, &r.LedgerHead, &r.Kind); err != nil {
 			return err
 		}
 		r.Deep, r.Complete = deep == 1, complete == 1
@@ -124,15 +125,16 @@ type exportPointerVersion struct {
 	Unreachable   bool   `json:"unreachable"`
 	Blob          string `json:"blob"`
 	Content       []byte `json:"content"`
+	TooLarge      bool   `json:"tooLarge"`
 }
 
 func exportPointerVersionsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
-	return each(ctx, tx, `SELECT repo_key, ref, path, added_commit, added_at, removed_commit, removed_at, unreachable, blob, content
+	return each(ctx, tx, `SELECT repo_key, ref, path, added_commit, added_at, removed_commit, removed_at, unreachable, blob, content, too_large
 		FROM pointer_versions ORDER BY repo_key, ref, added_at, path, id`, func(s scanner) error {
 		p := exportPointerVersion{Type: "pointerVersion"}
 		var unreachable int
 		if err := s.Scan(&p.RepoKey, &p.Ref, &p.Path, &p.AddedCommit, &p.AddedAt, &p.RemovedCommit, &p.RemovedAt,
-			&unreachable, &p.Blob, &p.Content); err != nil {
+			&unreachable, &p.Blob, &p.Content, &p.TooLarge); err != nil {
 			return err
 		}
 		p.Unreachable = unreachable == 1

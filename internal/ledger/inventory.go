@@ -115,14 +115,14 @@ func (d *DB) applyWalkTx(ctx context.Context, tx *sql.Tx, repoKey string, w *aud
 			content = []byte{}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO pointer_versions
-			(repo_key, ref, path, added_commit, blob, content, added_at, removed_commit, removed_at, unreachable)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+			(repo_key, ref, path, added_commit, blob, content, added_at, removed_commit, removed_at, unreachable, too_large)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
 			ON CONFLICT (repo_key, ref, path, added_commit) DO UPDATE SET
 				removed_commit = excluded.removed_commit,
 				removed_at = excluded.removed_at,
 				unreachable = 0`,
 			repoKey, w.Ref, v.Key.Path, v.Key.AddedCommit, v.Blob, content, fmtTime(v.AddedAt),
-			v.RemovedCommit, fmtTime(v.RemovedAt)); err != nil {
+			v.RemovedCommit, fmtTime(v.RemovedAt), boolInt(v.TooLarge)); err != nil {
 			return err
 		}
 	}
@@ -169,7 +169,7 @@ func (d *DB) applyWalkTx(ctx context.Context, tx *sql.Tx, repoKey string, w *aud
 func (d *DB) PointerVersions(ctx context.Context, repoKey, ref string) ([]audit.PointerVersion, error) {
 	var out []audit.PointerVersion
 	err := d.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT path, added_commit, blob, content, added_at, removed_commit, removed_at
+		rows, err := tx.QueryContext(ctx, `SELECT path, added_commit, blob, content, added_at, removed_commit, removed_at, too_large
 			FROM pointer_versions WHERE repo_key = ? AND ref = ? AND unreachable = 0
 			ORDER BY added_at, path, id`, repoKey, ref)
 		if err != nil {
@@ -179,7 +179,7 @@ func (d *DB) PointerVersions(ctx context.Context, repoKey, ref string) ([]audit.
 		for rows.Next() {
 			var v audit.PointerVersion
 			var added, removed string
-			if err := rows.Scan(&v.Key.Path, &v.Key.AddedCommit, &v.Blob, &v.Content, &added, &v.RemovedCommit, &removed); err != nil {
+			if err := rows.Scan(&v.Key.Path, &v.Key.AddedCommit, &v.Blob, &v.Content, &added, &v.RemovedCommit, &removed, &v.TooLarge); err != nil {
 				return err
 			}
 			if v.AddedAt, err = parseTime(added); err != nil {

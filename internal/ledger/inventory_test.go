@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +98,28 @@ func TestApplyWalk(t *testing.T) {
 	// Other refs and repositories are separate inventories.
 	if other, _ := db.PointerVersions(ctx, repo, "release"); len(other) != 0 {
 		t.Errorf("PointerVersions(release) = %d versions, want 0", len(other))
+	}
+}
+
+// TestTooLargeSurvivesTheLedger: a pointer recorded without its content
+// because it was over the limit comes back flagged, so that the audit says
+// why (not "empty pointer").
+func TestTooLargeSurvivesTheLedger(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	big := audit.PointerVersion{Key: audit.VersionKey{Path: "recipes/evidence/a.yaml", AddedCommit: "c1"}, Blob: "b1", AddedAt: t0, TooLarge: true}
+	if err := db.ApplyWalk(ctx, "aicr", &audit.WalkDelta{Ref: "main", Head: "c1", Full: true, Added: []audit.PointerVersion{big}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.PointerVersions(ctx, "aicr", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !got[0].TooLarge {
+		t.Fatalf("PointerVersions = %+v, want the version flagged TooLarge", got)
+	}
+	info, _ := audit.Describe(got[0], "recipes/evidence", nil)
+	if len(info.Problems) != 1 || !strings.Contains(info.Problems[0].Detail, "larger than") {
+		t.Errorf("problems = %+v, want one saying the file is too large", info.Problems)
 	}
 }

@@ -5,13 +5,17 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/evidence-auditd/evidence-auditd/internal/atomicfile"
 )
 
 // Sentinel errors. Callers match them with errors.Is.
@@ -85,6 +89,9 @@ func WithClock(now func() time.Time) Option {
 // decided from; a result the daemon believed committed must stay committed.
 // The price is one fsync of the WAL per commit; AppendResults batches.
 func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	if err := create(ctx, path, opts); err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
 	d, err := open(path, false, opts)
 	if err != nil {
 		return nil, err
@@ -94,6 +101,72 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
 	return d, nil
+}
+
+// initKind names the temporary files a new ledger is built in.
+const initKind = "init"
+
+// create makes a new ledger at path complete or not at all: the schema is
+// built in a temporary file beside it, closed (which checkpoints the
+// write-ahead log into it) and linked into place, so that a process killed
+// while creating a ledger leaves no half-made file for `ledger verify` or
+// `report` to stumble on — only a temporary file, which the next create
+// removes. An existing path is left alone (Open migrates it), also when
+// another process linked its ledger first.
+func create(ctx context.Context, path string, opts []Option) error {
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return nil // exists, or a problem open reports with its own words
+	}
+	dir := filepath.Dir(path)
+	atomicfile.RemoveStale(path, initKind)
+	f, err := os.CreateTemp(dir, atomicfile.TempPattern(path, initKind))
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	f.Close()
+	defer func() {
+		for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm"} {
+			os.Remove(p)
+		}
+	}()
+	d, err := open(tmp, false, opts)
+	if err != nil {
+		return err
+	}
+	if _, err := d.Migrate(ctx); err != nil {
+		d.db.Close()
+		return err
+	}
+	if err := d.db.Close(); err != nil {
+		return err
+	}
+	if err := syncFile(tmp); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// syncDir makes a new directory entry durable (best effort: not every file
+// system supports it).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
 }
 
 // OpenReadOnly opens an existing ledger for reading (report, ledger verify,
@@ -144,22 +217,56 @@ func open(path string, readOnly bool, opts []Option) (*DB, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("open ledger %s: %s is not a directory", path, dir)
 	}
-	db, err := sql.Open("sqlite", dsn(abs, readOnly))
+	immutable := false
+	if readOnly {
+		if immutable, err = readOnlyAccess(abs, dir); err != nil {
+			return nil, fmt.Errorf("open ledger %s: %w", path, err)
+		}
+	}
+	db, err := sql.Open("sqlite", dsn(abs, readOnly, immutable))
 	if err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
 	return &DB{db: db, path: abs, readOnly: readOnly, now: o.now}, nil
 }
 
+// readOnlyAccess decides how a read-only open can read the ledger when its
+// directory is not writable — the common case of an auditor handed the file
+// (SPEC §4). SQLite's WAL mode needs to create the -shm file beside the
+// database even to read: with the -wal and -shm files present it reads
+// through them; with no write-ahead log (or an empty one) every committed
+// row is in the main file, and the file is opened immutable (no locks, no
+// -shm). A non-empty -wal without its -shm cannot be read from here, and
+// reading the main file alone would silently miss the newest rows, so that
+// is an error that says what to do.
+func readOnlyAccess(abs, dir string) (immutable bool, err error) {
+	if syscall.Access(dir, 0x2 /* W_OK */) == nil {
+		return false, nil
+	}
+	wal, werr := os.Stat(abs + "-wal")
+	_, serr := os.Stat(abs + "-shm")
+	switch {
+	case werr != nil || wal.Size() == 0:
+		return true, nil
+	case serr == nil:
+		return false, nil
+	}
+	return false, fmt.Errorf("%s holds changes not yet in the main file and %s is not writable, so SQLite cannot read them: "+
+		"copy the ledger with its -wal file to a writable directory, or ask its owner to checkpoint it (evidence-auditd ledger migrate)", abs+"-wal", dir)
+}
+
 // dsn builds a file: URI so that SQLite's own mode parameter applies and odd
 // characters in the path are escaped. Pragmas go in the DSN so that every
 // pooled connection gets them.
-func dsn(abs string, readOnly bool) string {
+func dsn(abs string, readOnly, immutable bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	q.Add("_pragma", "foreign_keys(1)")
 	if readOnly {
 		q.Set("mode", "ro")
+		if immutable {
+			q.Set("immutable", "1")
+		}
 	} else {
 		q.Set("mode", "rwc")
 		q.Add("_pragma", "journal_mode(wal)")

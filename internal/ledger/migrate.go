@@ -100,28 +100,32 @@ func schemaVersionTx(ctx context.Context, tx *sql.Tx) (int, error) {
 	return int(v.Int64), nil
 }
 
-// Migrate applies the pending migrations, each in its own transaction, and
-// returns the names of those it applied (none when up to date). Open calls
-// it; `ledger migrate` calls it explicitly. Concurrent migrators in several
-// processes are safe: each migration re-reads the version under the write lock.
+// Migrate applies the pending migrations and returns the names of those it
+// applied (none when up to date). Open calls it; `ledger migrate` calls it
+// explicitly. All pending migrations go in one transaction: a process
+// killed mid-upgrade leaves the ledger at its old version, never between
+// two (SQLite's DDL is transactional). Concurrent migrators in several
+// processes are safe: the version is re-read under the write lock.
 func (d *DB) Migrate(ctx context.Context) (applied []string, err error) {
 	ms, err := loadMigrations()
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range ms {
-		done := false
-		err := d.write(ctx, func(tx *sql.Tx) error {
-			var e error
-			done, e = applyMigrationTx(ctx, tx, m, len(ms), d.now())
-			return e
-		})
-		if err != nil {
-			return applied, fmt.Errorf("migrate %s: %w", m.name, err)
+	err = d.write(ctx, func(tx *sql.Tx) error {
+		applied = applied[:0]
+		for _, m := range ms {
+			done, err := applyMigrationTx(ctx, tx, m, len(ms), d.now())
+			if err != nil {
+				return fmt.Errorf("migrate %s: %w", m.name, err)
+			}
+			if done {
+				applied = append(applied, m.name)
+			}
 		}
-		if done {
-			applied = append(applied, m.name)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return applied, nil
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 )
 
 // RunMeta describes an audit run as it begins.
@@ -18,9 +20,22 @@ type RunMeta struct {
 	VerifierVersion string    // version of the verification pipeline
 	Deep            bool      // full cryptographic verification of every pointer
 	Options         string    // free-form record of the options (e.g. JSON); may be empty
+	// Kind is KindAudit (also when empty) or KindWhatIf.
+	Kind string
 	// StartedAt is when the run began; zero means the ledger's clock.
 	StartedAt time.Time
 }
+
+// Kinds of run (RunMeta.Kind).
+const (
+	// KindAudit is an audit of the present: the runs that latest, baselines,
+	// resumption and issues are about.
+	KindAudit = "audit"
+	// KindWhatIf is `run --as-of`: what an audit at another time would
+	// conclude. Recorded, but never latest, never a baseline, never resumed
+	// by an audit, and its issue plan is never sent (SPEC §4).
+	KindWhatIf = "what-if"
+)
 
 // Run is a run as recorded.
 type Run struct {
@@ -49,6 +64,13 @@ func (d *DB) BeginRun(ctx context.Context, m RunMeta) (Run, error) {
 	if m.StartedAt.IsZero() {
 		m.StartedAt = d.now()
 	}
+	switch m.Kind {
+	case "":
+		m.Kind = KindAudit
+	case KindAudit, KindWhatIf:
+	default:
+		return Run{}, fmt.Errorf("begin run: %w: kind %q", ErrInvalid, m.Kind)
+	}
 	var r Run
 	err := d.write(ctx, func(tx *sql.Tx) error {
 		seq, head, err := chainHeadTx(ctx, tx)
@@ -56,10 +78,10 @@ func (d *DB) BeginRun(ctx context.Context, m RunMeta) (Run, error) {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO runs
-			(repo, ref, commit_id, as_of, trust_root, verifier_version, deep, options, started_at, start_seq, start_head)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(repo, ref, commit_id, as_of, trust_root, verifier_version, deep, options, started_at, start_seq, start_head, kind)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.Repo, m.Ref, m.Commit, fmtTime(m.AsOf), m.TrustRoot, m.VerifierVersion, boolInt(m.Deep), m.Options,
-			fmtTime(m.StartedAt), seq, head)
+			fmtTime(m.StartedAt), seq, head, m.Kind)
 		if err != nil {
 			return err
 		}
@@ -124,12 +146,13 @@ func (d *DB) Run(ctx context.Context, id int64) (Run, error) {
 	return r, nil
 }
 
-// LatestRun returns the newest run, or with completeOnly the newest finished
-// complete run; ErrNotFound when there is none.
+// LatestRun returns the newest audit run, or with completeOnly the newest
+// finished complete one; ErrNotFound when there is none. What-if runs are
+// never the latest run (SPEC §4).
 func (d *DB) LatestRun(ctx context.Context, completeOnly bool) (Run, error) {
-	q := `SELECT ` + runColumns + ` FROM runs ORDER BY id DESC LIMIT 1`
+	q := `SELECT ` + runColumns + ` FROM runs WHERE kind = 'audit' ORDER BY id DESC LIMIT 1`
 	if completeOnly {
-		q = `SELECT ` + runColumns + ` FROM runs WHERE finished_at != '' AND complete = 1 ORDER BY id DESC LIMIT 1`
+		q = `SELECT ` + runColumns + ` FROM runs WHERE kind = 'audit' AND finished_at != '' AND complete = 1 ORDER BY id DESC LIMIT 1`
 	}
 	r, err := d.oneRun(ctx, q)
 	if err != nil {
@@ -138,15 +161,68 @@ func (d *DB) LatestRun(ctx context.Context, completeOnly bool) (Run, error) {
 	return r, nil
 }
 
-// PreviousCompleteRun returns the newest finished complete run older than
-// beforeID (what a report's changes compare against); ErrNotFound when none.
+// PreviousCompleteRun returns the baseline of run beforeID (what a report's
+// changes compare against): the newest finished, complete audit run older
+// than it that is not degraded (see audit.Degraded) — neither a what-if
+// run nor an audit that could not decide most pointers is a picture of
+// the evidence to compare with. ErrNotFound when there is none.
 func (d *DB) PreviousCompleteRun(ctx context.Context, beforeID int64) (Run, error) {
-	r, err := d.oneRun(ctx, `SELECT `+runColumns+` FROM runs
-		WHERE id < ? AND finished_at != '' AND complete = 1 ORDER BY id DESC LIMIT 1`, beforeID)
+	var r Run
+	err := d.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+runColumns+` FROM runs
+			WHERE id < ? AND kind = 'audit' AND finished_at != '' AND complete = 1 ORDER BY id DESC`, beforeID)
+		if err != nil {
+			return err
+		}
+		var candidates []Run
+		for rows.Next() {
+			c, err := scanRun(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			candidates = append(candidates, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, c := range candidates {
+			total, undecided, err := runCountsTx(ctx, tx, c.ID)
+			if err != nil {
+				return err
+			}
+			if !audit.Degraded(total, undecided) {
+				r = c
+				return nil
+			}
+		}
+		return ErrNotFound
+	})
 	if err != nil {
 		return Run{}, fmt.Errorf("run before %d: %w", beforeID, err)
 	}
 	return r, nil
+}
+
+// RunCounts returns how many results run id recorded and how many of them
+// are no-verdict (for audit.Degraded).
+func (d *DB) RunCounts(ctx context.Context, id int64) (results, noVerdict int, err error) {
+	err = d.read(ctx, func(tx *sql.Tx) error {
+		var e error
+		results, noVerdict, e = runCountsTx(ctx, tx, id)
+		return e
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("count results of run %d: %w", id, err)
+	}
+	return results, noVerdict, nil
+}
+
+func runCountsTx(ctx context.Context, tx *sql.Tx, id int64) (results, noVerdict int, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(verdict = ?), 0) FROM results WHERE run_id = ?`,
+		string(audit.NoVerdict), id).Scan(&results, &noVerdict)
+	return results, noVerdict, err
 }
 
 // IncompleteRun returns the newest unfinished run (one that crashed or is in
@@ -184,7 +260,7 @@ func (d *DB) oneRun(ctx context.Context, q string, args ...any) (Run, error) {
 }
 
 const runColumns = `id, repo, ref, commit_id, as_of, trust_root, verifier_version, deep, options,
-	started_at, start_seq, start_head, finished_at, complete, head_seq, ledger_head`
+	started_at, start_seq, start_head, finished_at, complete, head_seq, ledger_head, kind`
 
 func runTx(ctx context.Context, tx *sql.Tx, id int64) (Run, error) {
 	return scanRun(tx.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
@@ -214,7 +290,7 @@ func scanRun(s scanner) (Run, error) {
 	var asOf, started, finished string
 	var deep, complete int
 	err := s.Scan(&r.ID, &r.Repo, &r.Ref, &r.Commit, &asOf, &r.TrustRoot, &r.VerifierVersion, &deep, &r.Options,
-		&started, &r.StartSeq, &r.StartHead, &finished, &complete, &r.HeadSeq, &r.LedgerHead)
+		&started, &r.StartSeq, &r.StartHead, &finished, &complete, &r.HeadSeq, &r.LedgerHead, &r.Kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Run{}, ErrNotFound
 	}

@@ -257,6 +257,7 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	framed bool // the server declared the body's length (Content-Length)
 	url    *url.URL
 }
 
@@ -264,9 +265,10 @@ type response struct {
 const errBodyLimit = 64 << 10
 
 // fetch performs one request on t's repository and reads the body. A
-// status not in ok becomes a *statusError; a body over limit an integrity
-// error. expectSize ≥ 0 additionally requires exactly that many bytes.
-func (c *Client) fetch(ctx context.Context, t target, method, rawURL string, accept []string, limit, expectSize int64, ok ...int) (*response, error) {
+// status not in ok becomes a *statusError. A 200 body is judged against
+// want (see body.judge): cut short is a transport failure, other bytes an
+// integrity error.
+func (c *Client) fetch(ctx context.Context, t target, method, rawURL string, accept []string, want body, ok ...int) (*response, error) {
 	rt, err := c.transportFor(ctx, t)
 	if err != nil {
 		return nil, err
@@ -297,25 +299,23 @@ func (c *Client) fetch(ctx context.Context, t target, method, rawURL string, acc
 	if !good {
 		return nil, readStatusError(resp)
 	}
-	out := &response{status: resp.StatusCode, header: resp.Header, url: resp.Request.URL}
+	out := &response{status: resp.StatusCode, header: resp.Header, url: resp.Request.URL, framed: resp.ContentLength >= 0}
 	if method == http.MethodHead || resp.StatusCode != http.StatusOK {
 		return out, nil
 	}
-	if resp.ContentLength > limit {
-		return nil, integrityf("response of %d bytes exceeds the %d-byte limit", resp.ContentLength, limit)
+	// A declared length is the whole body (judge, rule 2): refuse it unread.
+	if resp.ContentLength > want.limit {
+		return nil, integrityf("response of %d bytes exceeds the %d-byte limit", resp.ContentLength, want.limit)
 	}
-	if expectSize >= 0 && resp.ContentLength >= 0 && resp.ContentLength != expectSize {
-		return nil, integrityf("response of %d bytes, descriptor says %d", resp.ContentLength, expectSize)
+	if want.size >= 0 && resp.ContentLength >= 0 && resp.ContentLength != want.size {
+		return nil, integrityf("response of %d bytes, descriptor says %d", resp.ContentLength, want.size)
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, want.limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read body: %w", err)
 	}
-	if int64(len(b)) > limit {
-		return nil, integrityf("response exceeds the %d-byte limit", limit)
-	}
-	if expectSize >= 0 && int64(len(b)) != expectSize {
-		return nil, integrityf("response of %d bytes, descriptor says %d", len(b), expectSize)
+	if err := want.judge(b, out.framed); err != nil {
+		return nil, err
 	}
 	out.body = b
 	return out, nil

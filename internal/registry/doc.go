@@ -10,9 +10,9 @@
 //     every read size-bounded (Limits) and digest-verified;
 //   - ExtractLayer: the bundle's tar+gzip layer into memory, refusing path
 //     escapes, links, devices, duplicates and oversize content;
-//   - FindSigstoreBundle: the Sigstore bundle referrer (Referrers API, then
-//     the sha256-<hex> tag schema), or a legacy cosign .att attestation,
-//     returned raw; verification belongs to the caller;
+//   - FindSigstoreBundle: the Sigstore bundle referrers (Referrers API,
+//     then the sha256-<hex> tag schema), or a legacy cosign .att
+//     attestation, returned raw; verification belongs to the caller;
 //   - Probe: the fast path's HEAD existence checks;
 //   - the host policy: https unless a host is listed as plain http,
 //     registry.allow globs, and refusal of loopback, link-local, private
@@ -25,7 +25,10 @@
 //     KindInvalidRef → invalid/schema, KindTransient and KindCanceled →
 //     no-verdict. Transient failures (429, 5xx, timeouts, DNS, resets,
 //     bodies cut short) are retried with capped exponential backoff,
-//     jitter and Retry-After before being returned.
+//     jitter and Retry-After before being returned. Whether a body was cut
+//     short or is complete but different is decided in one place,
+//     body.judge (body.go), from the Content-Length, the descriptor's size
+//     and digest, and whether a manifest or index is whole JSON.
 //
 // Decisions where the SPEC is silent:
 //
@@ -33,8 +36,12 @@
 //   - Summary manifests may be OCI image manifests or Docker v2 schema 2;
 //     the single layer's media type must end in "+gzip" (or be Docker's
 //     rootfs tar.gzip), and may not be non-distributable.
-//   - Of several Sigstore bundle referrers the newest by
-//     org.opencontainers.image.created wins, then the smallest digest.
+//   - Several Sigstore bundle referrers are all returned, newest by
+//     org.opencontainers.image.created first, then the smallest digest;
+//     the auditor verifies them in that order until one verifies. A
+//     referrer whose bundle cannot be used (blob gone, over the limit,
+//     wrong bytes, no single bundle layer, another subject) is skipped and
+//     named; one the registry fails to serve makes the search transient.
 //     Bundle media types v0.3 and v0.2 are accepted in both spellings.
 //   - The tag schema is also consulted when the Referrers API exists but
 //     lists no bundle (the bundle may have been pushed before the registry

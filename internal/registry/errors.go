@@ -23,8 +23,8 @@ type Kind int
 // Kinds of registry failure.
 const (
 	// KindTransient: 429, 5xx, timeouts, DNS failures, resets, a body cut
-	// short, anything unexpected. Retried, then reported as
-	// no-verdict/transient.
+	// short (see body.judge), anything unexpected. Retried, then reported
+	// as no-verdict/transient.
 	KindTransient Kind = iota
 	// KindGone: the registry answered that the repository, manifest or blob
 	// does not exist (404, 410, NAME_UNKNOWN, MANIFEST_UNKNOWN, BLOB_UNKNOWN).
@@ -303,7 +303,8 @@ func classify(parent context.Context, err error) (kind Kind, status int, code st
 	if errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie) || errors.As(err, &rhe) {
 		return KindTransient, 0, "", false
 	}
-	// Timeouts, DNS, resets, refused connections, bodies cut short and
+	// Timeouts, DNS, resets, refused connections, bodies cut short (net/http's
+	// io.ErrUnexpectedEOF, and body.judge's cutShort which wraps it) and
 	// everything else: transient and retryable.
 	var dnsErr *net.DNSError
 	switch {

@@ -43,10 +43,19 @@ func (c *Client) Fetch(ctx context.Context, oci, digest string) (*audit.Evidence
 		for _, l := range att.Legacy {
 			ev.Signature.Legacy = append(ev.Signature.Legacy, audit.LegacyLayer{
 				Envelope: l.Envelope, Certificate: l.Certificate, Chain: l.Chain, Bundle: l.Bundle,
+				RFC3161Timestamp: l.RFC3161Timestamp,
 			})
 		}
 	default:
 		return nil, &FetchError{Op: "find signature", Ref: sum.Ref(), Kind: KindNoSignature, Err: errors.New("unknown attestation kind " + att.Kind)}
+	}
+	for _, alt := range att.Alternatives {
+		ev.Alternatives = append(ev.Alternatives, audit.Signature{
+			Kind: audit.SigstoreBundle, BundleJSON: alt.JSON, ReferrerDigest: alt.Digest, Via: alt.Via,
+		})
+	}
+	for _, sk := range att.Skipped {
+		ev.Skipped = append(ev.Skipped, audit.SkippedSignature{ReferrerDigest: sk.Digest, Reason: sk.Reason})
 	}
 	return ev, nil
 }

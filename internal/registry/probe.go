@@ -57,7 +57,7 @@ func (c *Client) head(ctx context.Context, t target, op, kind, digest string) er
 		if kind == "manifests" {
 			accept = manifestAccept
 		}
-		resp, err := c.fetch(ctx, t, http.MethodHead, t.url(&c.o, kind, digest), accept, 0, -1, http.StatusOK)
+		resp, err := c.fetch(ctx, t, http.MethodHead, t.url(&c.o, kind, digest), accept, body{size: -1}, http.StatusOK)
 		if err != nil {
 			return err
 		}

@@ -1,16 +1,12 @@
 package registry
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
-	"time"
 )
 
 // Media types and annotations of signatures.
@@ -21,6 +17,7 @@ const (
 	AnnotationCosignCertificate   = "dev.sigstore.cosign/certificate"
 	AnnotationCosignChain         = "dev.sigstore.cosign/chain"
 	AnnotationCosignBundle        = "dev.sigstore.cosign/bundle"
+	AnnotationCosignRFC3161       = "dev.sigstore.cosign/rfc3161timestamp"
 	AnnotationCosignSignature     = "dev.cosignproject.cosign/signature"
 	maxReferrerPages              = 8
 	maxLegacyLayers               = DefaultMaxLegacyLayer
@@ -55,9 +52,19 @@ type Attestation struct {
 	ReferrerDigest string
 	// Via is how it was found: ViaReferrersAPI, ViaTagSchema or ViaCosignAtt.
 	Via string
-	// Candidates lists every Sigstore bundle referrer of the subject in
-	// preference order; ReferrerDigest is the first. Empty for legacy.
+	// Candidates lists every Sigstore bundle referrer of the subject whose
+	// manifest qualified, in preference order (see FindSigstoreBundle);
+	// ReferrerDigest is the first whose bundle could be fetched. Empty for
+	// legacy.
 	Candidates []string
+	// Alternatives are the further usable Sigstore bundle referrers after
+	// ReferrerDigest, in preference order: the auditor tries them in turn
+	// when the first does not verify.
+	Alternatives []BundleReferrer
+	// Skipped are the referrers that present themselves as Sigstore bundles
+	// but could not be used, and why. Also set for a legacy attestation
+	// found after them.
+	Skipped []SkippedReferrer
 }
 
 // LegacyLayer is one DSSE layer of a cosign .att image with its cosign
@@ -69,6 +76,9 @@ type LegacyLayer struct {
 	Chain       string // PEM chain (dev.sigstore.cosign/chain)
 	Bundle      string // Rekor bundle JSON with the SET (dev.sigstore.cosign/bundle)
 	Signature   string // base64 signature (dev.cosignproject.cosign/signature)
+	// RFC3161Timestamp is cosign's timestamp JSON
+	// (dev.sigstore.cosign/rfc3161timestamp), beside or instead of Bundle.
+	RFC3161Timestamp string
 }
 
 // bundleMediaType reports whether mt names a Sigstore bundle v0.3 or v0.2,
@@ -101,25 +111,25 @@ func ambiguousArtifactType(at string) bool {
 // FindSigstoreBundle finds the signature attached to the summary manifest
 // pinned by digest in the repository named by ref:
 //
-//  1. a Sigstore bundle referrer through the Referrers API
+//  1. Sigstore bundle referrers through the Referrers API
 //     (GET /v2/<name>/referrers/<digest>); a 404, 400, 405 or 406 there, or
 //     a 200 that is not an image index, means the registry lacks the API;
-//  2. otherwise, or when the API lists no bundle, through the referrers
-//     tag schema (the image index tagged sha256-<hex>);
+//  2. otherwise, or when the API lists no usable bundle, through the
+//     referrers tag schema (the image index tagged sha256-<hex>);
 //  3. failing both, a legacy cosign attestation tagged sha256-<hex>.att.
 //
-// Index entries are filtered client-side (registries ignore or misreport
-// artifactType); entries of another definite type are skipped without a
-// fetch. Each remaining candidate manifest is fetched and accepted when its
-// subject is digest, its artifactType is empty or a bundle type, and it has
-// exactly one bundle layer. Of the accepted ones the newest by
-// org.opencontainers.image.created (RFC 3339; missing or unparsable sorts
-// last) wins, ties broken by the smaller manifest digest, so the choice
-// does not depend on the registry's (random) order.
+// Which referrers are candidates, in which order, and when one is unusable
+// is decided by pickBundles (candidates.go). The first usable one is
+// returned in the Attestation's own fields, the others in Alternatives;
+// the unusable ones are named in Skipped.
 //
-// When nothing is found the error is a *FetchError of KindNoSignature
-// (errors.Is ErrNoSignature); when the registry says the repository is
-// unknown, KindGone.
+// When nothing usable is found the error is a *FetchError of
+// KindIntegrity when a referrer was unusable because the registry served
+// wrong or oversized bytes for it, else KindNoSignature (errors.Is
+// ErrNoSignature), naming every skipped referrer; when the registry says
+// the repository is unknown, KindGone. A referrer the registry fails to
+// serve (5xx, timeouts, bodies cut short, after retries) makes the search
+// fail transiently: it might have been the valid one.
 func (c *Client) FindSigstoreBundle(ctx context.Context, ref, digest string) (*Attestation, error) {
 	const op = "find signature"
 	t, err := c.parseTarget(op, ref)
@@ -130,13 +140,14 @@ func (c *Client) FindSigstoreBundle(ctx context.Context, ref, digest string) (*A
 		return nil, err
 	}
 	at := t.repo.String() + "@" + digest
+	search := &bundleSearch{subject: digest, seen: map[string]bool{}}
 
 	idx, supported, err := c.referrersAPI(ctx, t, digest)
 	if err != nil {
 		return nil, err
 	}
 	if supported {
-		a, err := c.pickBundle(ctx, t, digest, idx, ViaReferrersAPI)
+		a, err := c.pickBundles(ctx, t, search, idx, ViaReferrersAPI)
 		if a != nil || err != nil {
 			return a, err
 		}
@@ -154,17 +165,20 @@ func (c *Client) FindSigstoreBundle(ctx context.Context, ref, digest string) (*A
 	default:
 		var m manifest
 		if json.Unmarshal(raw, &m) == nil {
-			a, err := c.pickBundle(ctx, t, digest, m.Manifests, ViaTagSchema)
+			a, err := c.pickBundles(ctx, t, search, m.Manifests, ViaTagSchema)
 			if a != nil || err != nil {
 				return a, err
 			}
 		}
 	}
 	a, err := c.legacyAttestation(ctx, t, fallbackTag+".att")
+	if a != nil {
+		a.Skipped = search.skipped
+	}
 	if a != nil || err != nil {
 		return a, err
 	}
-	return nil, &FetchError{Op: op, Ref: at, Kind: KindNoSignature, Err: errors.New("no Sigstore bundle referrer and no cosign attestation"), Hint: hintFor(KindNoSignature, 0)}
+	return nil, search.failure(op, at)
 }
 
 // referrersAPI lists the referrers of digest, following Link pagination.
@@ -176,14 +190,19 @@ func (c *Client) referrersAPI(ctx context.Context, t target, digest string) (des
 		var resp *response
 		err := c.do(ctx, "referrers", at, func(ctx context.Context) error {
 			var err error
-			resp, err = c.fetch(ctx, t, http.MethodGet, next, []string{MediaTypeOCIIndex}, c.o.limits.Manifest, -1,
+			resp, err = c.fetch(ctx, t, http.MethodGet, next, []string{MediaTypeOCIIndex}, body{limit: c.o.limits.Manifest, size: -1},
 				http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusNotAcceptable)
+			if err == nil && isIndex(resp) {
+				// Only an index answer is held to JSON: a registry without
+				// the API may answer 200 with anything.
+				err = body{limit: c.o.limits.Manifest, size: -1, json: true}.judge(resp.body, resp.framed)
+			}
 			return err
 		})
 		if err != nil {
 			return nil, false, err
 		}
-		if resp.status != http.StatusOK || mediaTypeOf(resp.header.Get("Content-Type")) != MediaTypeOCIIndex {
+		if !isIndex(resp) {
 			if page == 0 {
 				return nil, false, nil
 			}
@@ -197,6 +216,12 @@ func (c *Client) referrersAPI(ctx context.Context, t target, digest string) (des
 		next = nextLink(resp.url, resp.header.Get("Link"))
 	}
 	return descs, true, nil
+}
+
+// isIndex reports whether a Referrers API answer is an image index, which
+// is what tells a registry that serves the API from one that does not.
+func isIndex(resp *response) bool {
+	return resp.status == http.StatusOK && mediaTypeOf(resp.header.Get("Content-Type")) == MediaTypeOCIIndex
 }
 
 // nextLink returns the rel="next" target of a Link header, resolved
@@ -215,102 +240,6 @@ func nextLink(base *url.URL, link string) string {
 		return u.String()
 	}
 	return ""
-}
-
-type bundleCandidate struct {
-	digest  string
-	created time.Time
-	hasTime bool
-	layer   Descriptor
-}
-
-// pickBundle judges the index entries and fetches the chosen bundle; it
-// returns nil, nil when none qualifies.
-func (c *Client) pickBundle(ctx context.Context, t target, subject string, descs []Descriptor, via string) (*Attestation, error) {
-	seen := map[string]bool{}
-	var cands []bundleCandidate
-	fetched := 0
-	for _, d := range descs {
-		if seen[d.Digest] || !digestRE.MatchString(d.Digest) {
-			continue
-		}
-		seen[d.Digest] = true
-		if d.MediaType != MediaTypeOCIManifest && d.MediaType != MediaTypeDockerManifest {
-			continue
-		}
-		if !bundleMediaType(d.ArtifactType) && !ambiguousArtifactType(d.ArtifactType) {
-			continue
-		}
-		if d.Size > c.o.limits.Manifest {
-			continue
-		}
-		if fetched >= c.o.maxReferrers {
-			break
-		}
-		fetched++
-		raw, _, err := c.getManifest(ctx, t, d.Digest, "get referrer")
-		if gone, repoGone := notFound(err); gone && !repoGone {
-			continue // a stale index entry
-		} else if err != nil {
-			if KindOf(err) == KindIntegrity {
-				continue // not a usable referrer; others may be
-			}
-			return nil, err
-		}
-		var m manifest
-		if json.Unmarshal(raw, &m) != nil || m.Subject == nil || m.Subject.Digest != subject {
-			continue
-		}
-		if m.ArtifactType != "" && !bundleMediaType(m.ArtifactType) {
-			continue
-		}
-		var layers []Descriptor
-		for _, l := range m.Layers {
-			if bundleMediaType(l.MediaType) {
-				layers = append(layers, l)
-			}
-		}
-		if len(layers) != 1 {
-			continue
-		}
-		bc := bundleCandidate{digest: d.Digest, layer: layers[0]}
-		if ts, ok := m.Annotations[AnnotationCreated]; ok {
-			if tm, err := time.Parse(time.RFC3339, ts); err == nil {
-				bc.created, bc.hasTime = tm, true
-			}
-		}
-		cands = append(cands, bc)
-	}
-	if len(cands) == 0 {
-		return nil, nil
-	}
-	slices.SortFunc(cands, func(a, b bundleCandidate) int {
-		switch {
-		case a.hasTime && !b.hasTime:
-			return -1
-		case !a.hasTime && b.hasTime:
-			return 1
-		case a.hasTime && b.hasTime && !a.created.Equal(b.created):
-			return b.created.Compare(a.created)
-		}
-		return cmp.Compare(a.digest, b.digest)
-	})
-	best := cands[0]
-	body, err := c.getBlob(ctx, t, best.layer, c.o.limits.Bundle, "get bundle")
-	if err != nil {
-		return nil, err
-	}
-	a := &Attestation{
-		Kind:            AttestationSigstoreBundle,
-		BundleJSON:      body,
-		BundleMediaType: best.layer.MediaType,
-		ReferrerDigest:  best.digest,
-		Via:             via,
-	}
-	for _, cd := range cands {
-		a.Candidates = append(a.Candidates, cd.digest)
-	}
-	return a, nil
 }
 
 // legacyAttestation reads a cosign .att image; nil, nil when there is none.
@@ -345,12 +274,13 @@ func (c *Client) legacyAttestation(ctx context.Context, t target, tag string) (*
 			return nil, err
 		}
 		a.Legacy = append(a.Legacy, LegacyLayer{
-			Descriptor:  l,
-			Envelope:    env,
-			Certificate: l.Annotations[AnnotationCosignCertificate],
-			Chain:       l.Annotations[AnnotationCosignChain],
-			Bundle:      l.Annotations[AnnotationCosignBundle],
-			Signature:   l.Annotations[AnnotationCosignSignature],
+			Descriptor:       l,
+			Envelope:         env,
+			Certificate:      l.Annotations[AnnotationCosignCertificate],
+			Chain:            l.Annotations[AnnotationCosignChain],
+			Bundle:           l.Annotations[AnnotationCosignBundle],
+			Signature:        l.Annotations[AnnotationCosignSignature],
+			RFC3161Timestamp: l.Annotations[AnnotationCosignRFC3161],
 		})
 	}
 	if len(a.Legacy) == 0 {

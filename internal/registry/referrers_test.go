@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/registry"
 )
 
@@ -115,6 +117,7 @@ func TestFindSigstoreBundleLegacyAtt(t *testing.T) {
 				registry.AnnotationCosignCertificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
 				registry.AnnotationCosignChain:       "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n",
 				registry.AnnotationCosignBundle:      `{"SignedEntryTimestamp":"MEQ","Payload":{"logIndex":7}}`,
+				registry.AnnotationCosignRFC3161:     `{"SignedRFC3161Timestamp":"MIIC"}`,
 				registry.AnnotationCosignSignature:   "",
 			},
 		}, mutate.Addendum{Layer: static.NewLayer([]byte("ignored"), "application/octet-stream")})
@@ -149,8 +152,25 @@ func TestFindSigstoreBundleLegacyAtt(t *testing.T) {
 		if !strings.Contains(l.Certificate, "MIIB") || !strings.Contains(l.Chain, "MIIC") || !strings.Contains(l.Bundle, "logIndex") {
 			t.Errorf("annotations not carried: %+v", l)
 		}
+		if l.RFC3161Timestamp != `{"SignedRFC3161Timestamp":"MIIC"}` {
+			t.Errorf("RFC 3161 timestamp annotation: got %q", l.RFC3161Timestamp)
+		}
 		if err := c.Probe(context.Background(), w.host+"/evidence/x", a.digest, a.layerDigest, got.ReferrerDigest); err != nil {
 			t.Errorf("Probe: %v", err)
+		}
+
+		// Fetch hands every annotation the verifier needs to audit.
+		ev, err := c.Fetch(context.Background(), w.host+"/evidence/x", a.digest)
+		if err != nil {
+			t.Fatalf("Fetch: %v", err)
+		}
+		if ev.Signature.Kind != audit.CosignLegacy || len(ev.Signature.Legacy) != 1 {
+			t.Fatalf("Fetch: signature %s with %d layers", ev.Signature.Kind, len(ev.Signature.Legacy))
+		}
+		el := ev.Signature.Legacy[0]
+		if string(el.Envelope) != envelope || el.Certificate != l.Certificate || el.Chain != l.Chain ||
+			el.Bundle != l.Bundle || el.RFC3161Timestamp != l.RFC3161Timestamp {
+			t.Errorf("Fetch: legacy layer %+v, want the annotations of %+v", el, l)
 		}
 	})
 }
@@ -223,4 +243,116 @@ func TestProbe(t *testing.T) {
 		}
 		wantKind(t, c.Probe(context.Background(), ref, a.digest, a.layerDigest, sig), registry.KindGone)
 	})
+}
+
+// Every usable bundle referrer is returned, in preference order; those the
+// registry cannot use are named with why, and do not stop the search.
+func TestFindSigstoreBundleAlternatives(t *testing.T) {
+	modes(t, func(t *testing.T, w *world) {
+		a := w.pushSummary(t, "evidence/x", "v1", bundleFiles("a")...)
+		created := func(ts string) map[string]string { return map[string]string{registry.AnnotationCreated: ts} }
+		old := w.pushReferrer(t, "evidence/x", a.desc, bundleV03, created("2026-01-01T00:00:00Z"), [2]string{bundleV03, `{"which":"old"}`})
+		mid := w.pushReferrer(t, "evidence/x", a.desc, bundleV03, created("2026-02-01T00:00:00Z"), [2]string{bundleV03, `{"which":"mid"}`})
+		gone := w.pushReferrer(t, "evidence/x", a.desc, bundleV03, created("2026-03-01T00:00:00Z"), [2]string{bundleV03, `{"which":"gone"}`})
+		w.faults.add(http.MethodGet, "/blobs/"+sha256Hex(`{"which":"gone"}`)+"$", -1, registryError(http.StatusNotFound, "BLOB_UNKNOWN"))
+		big := w.pushReferrer(t, "evidence/x", a.desc, bundleV03, created("2026-04-01T00:00:00Z"), [2]string{bundleV03, `{"which":"big","pad":"` + strings.Repeat("x", 200) + `"}`})
+		wrongType := w.pushReferrer(t, "evidence/x", a.desc, bundleV03, created("2026-05-01T00:00:00Z"), [2]string{"application/json", `{"which":"json"}`})
+		newest := w.pushReferrer(t, "evidence/x", a.desc, bundleV03, created("2026-06-01T00:00:00Z"), [2]string{bundleV03, `{"which":"new"}`})
+
+		c, _ := w.client(t, registry.WithLimits(registry.Limits{Bundle: 100}))
+		got, err := c.FindSigstoreBundle(context.Background(), w.host+"/evidence/x", a.digest)
+		if err != nil {
+			t.Fatalf("FindSigstoreBundle: %v", err)
+		}
+		if got.ReferrerDigest != newest || string(got.BundleJSON) != `{"which":"new"}` {
+			t.Errorf("first: got %s %s, want the newest %s", got.ReferrerDigest, got.BundleJSON, newest)
+		}
+		var alts []string
+		for _, alt := range got.Alternatives {
+			alts = append(alts, alt.Digest+" "+string(alt.JSON)+" "+alt.Via)
+		}
+		want := []string{mid + ` {"which":"mid"} ` + got.Via, old + ` {"which":"old"} ` + got.Via}
+		if !slices.Equal(alts, want) {
+			t.Errorf("alternatives:\n got %v\nwant %v", alts, want)
+		}
+		skipped := map[string]registry.SkippedReferrer{}
+		for _, s := range got.Skipped {
+			skipped[s.Digest] = s
+		}
+		for _, tc := range []struct {
+			digest string
+			kind   registry.Kind
+			reason string
+		}{
+			{gone, registry.KindGone, "is not served"},
+			{big, registry.KindIntegrity, "exceeds the 100-byte limit"},
+			{wrongType, registry.KindNoSignature, "no layer of a Sigstore bundle media type"},
+		} {
+			s, ok := skipped[tc.digest]
+			if !ok || s.Kind != tc.kind || !strings.Contains(s.Reason, tc.reason) {
+				t.Errorf("skipped %s: got %+v (present %v), want kind %v, reason with %q", tc.digest, s, ok, tc.kind, tc.reason)
+			}
+		}
+		if len(got.Skipped) != 3 {
+			t.Errorf("skipped: got %+v, want 3", got.Skipped)
+		}
+		if n := w.faults.requests(http.MethodGet, "/blobs/"+sha256Hex(`{"which":"big","pad":"`+strings.Repeat("x", 200)+`"}`)); n != 0 {
+			t.Errorf("the oversize bundle was requested %d times; its descriptor alone should refuse it", n)
+		}
+	})
+}
+
+// With no usable referrer the search ends in an error naming each: no
+// signature, or integrity when one was refused for its bytes; a referrer
+// the registry fails to serve stops it as transient.
+func TestFindSigstoreBundleOnlyUnusable(t *testing.T) {
+	modes(t, func(t *testing.T, w *world) {
+		a := w.pushSummary(t, "evidence/x", "v1", bundleFiles("a")...)
+		gone := w.pushReferrer(t, "evidence/x", a.desc, bundleV03, nil, [2]string{bundleV03, `{"which":"gone"}`})
+		w.faults.add(http.MethodGet, "/blobs/"+sha256Hex(`{"which":"gone"}`)+"$", -1, registryError(http.StatusNotFound, "BLOB_UNKNOWN"))
+		c, _ := w.client(t)
+		_, err := c.FindSigstoreBundle(context.Background(), w.host+"/evidence/x", a.digest)
+		if fe := wantKind(t, err, registry.KindNoSignature); !strings.Contains(fe.Error(), gone) {
+			t.Errorf("error %v does not name %s", err, gone)
+		}
+
+		tampered := w.pushReferrer(t, "evidence/x", a.desc, bundleV03, nil, [2]string{bundleV03, `{"which":"tampered"}`})
+		w.faults.add(http.MethodGet, "/blobs/"+sha256Hex(`{"which":"tampered"}`)+"$", -1, serveBytes([]byte(`{"which":"tamperer"}`), "application/octet-stream"))
+		_, err = c.FindSigstoreBundle(context.Background(), w.host+"/evidence/x", a.digest)
+		if fe := wantKind(t, err, registry.KindIntegrity); !strings.Contains(fe.Error(), gone) || !strings.Contains(fe.Error(), tampered) {
+			t.Errorf("error %v does not name %s and %s", err, gone, tampered)
+		}
+
+		w.pushReferrer(t, "evidence/x", a.desc, bundleV03, map[string]string{registry.AnnotationCreated: "2026-01-01T00:00:00Z"}, [2]string{bundleV03, `{"which":"valid"}`})
+		w.faults.add(http.MethodGet, "/blobs/"+sha256Hex(`{"which":"valid"}`)+"$", -1, status(http.StatusServiceUnavailable))
+		_, err = c.FindSigstoreBundle(context.Background(), w.host+"/evidence/x", a.digest)
+		wantKind(t, err, registry.KindTransient)
+	})
+}
+
+// At most 8 bundle blobs are fetched per search, newest first; the older
+// referrers are named as not fetched.
+func TestFindSigstoreBundleFetchesAtMostEightBundles(t *testing.T) {
+	w := newWorld(t, true)
+	a := w.pushSummary(t, "evidence/x", "v1", bundleFiles("a")...)
+	var pushed []string
+	for i := range 10 {
+		pushed = append(pushed, w.pushReferrer(t, "evidence/x", a.desc, bundleV03,
+			map[string]string{registry.AnnotationCreated: fmt.Sprintf("2026-01-%02dT00:00:00Z", 10-i)}, [2]string{bundleV03, fmt.Sprintf(`{"n":%d}`, i)}))
+	}
+	c, _ := w.client(t)
+	w.faults.resetLog()
+	got, err := c.FindSigstoreBundle(context.Background(), w.host+"/evidence/x", a.digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ReferrerDigest != pushed[0] || len(got.Alternatives) != 7 || got.Alternatives[6].Digest != pushed[7] {
+		t.Errorf("got %s and %d alternatives, want %s and 7 ending in %s", got.ReferrerDigest, len(got.Alternatives), pushed[0], pushed[7])
+	}
+	if len(got.Skipped) != 2 || got.Skipped[0].Digest != pushed[8] || got.Skipped[1].Digest != pushed[9] {
+		t.Errorf("skipped %+v, want the two oldest", got.Skipped)
+	}
+	if n := w.faults.requests(http.MethodGet, "/blobs/"); n != 8 {
+		t.Errorf("blob requests: got %d, want 8", n)
+	}
 }

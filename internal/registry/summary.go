@@ -189,13 +189,14 @@ func (c *Client) getManifest(ctx context.Context, t target, reference, op string
 	if !strings.Contains(reference, ":") {
 		at = t.repo.String() + ":" + reference
 	}
+	want := body{limit: c.o.limits.Manifest, size: -1, json: true}
+	if strings.Contains(reference, ":") {
+		want.digest = reference
+	}
 	var resp *response
 	err := c.do(ctx, op, at, func(ctx context.Context) error {
 		var err error
-		resp, err = c.fetch(ctx, t, http.MethodGet, t.url(&c.o, "manifests", reference), manifestAccept, c.o.limits.Manifest, -1, http.StatusOK)
-		if err == nil && strings.Contains(reference, ":") {
-			err = verifyDigest(resp.body, reference)
-		}
+		resp, err = c.fetch(ctx, t, http.MethodGet, t.url(&c.o, "manifests", reference), manifestAccept, want, http.StatusOK)
 		return err
 	})
 	if err != nil {
@@ -234,19 +235,16 @@ func (c *Client) getBlob(ctx context.Context, t target, d Descriptor, limit int6
 		}
 		return d.Data, nil
 	}
-	var body []byte
+	var b []byte
 	err := c.do(ctx, op, at, func(ctx context.Context) error {
-		resp, err := c.fetch(ctx, t, http.MethodGet, t.url(&c.o, "blobs", d.Digest), nil, limit, d.Size, http.StatusOK)
+		resp, err := c.fetch(ctx, t, http.MethodGet, t.url(&c.o, "blobs", d.Digest), nil, body{limit: limit, size: d.Size, digest: d.Digest}, http.StatusOK)
 		if err != nil {
 			return err
 		}
-		if err := verifyDigest(resp.body, d.Digest); err != nil {
-			return err
-		}
-		body = resp.body
+		b = resp.body
 		return nil
 	})
-	return body, err
+	return b, err
 }
 
 // notFound reports whether err is a 404-class answer (gone), and whether

@@ -385,6 +385,6 @@ func (l *Log) v2Note() string {
 	slices.Sort(others)
 	return fmt.Sprintf(" (only the Rekor v1 log at %s was searched. If this evidence was logged in a Rekor v2 log — the trusted root names %s — "+
 		"it cannot be proven without a cached bundle: a v2 log has no search, so nothing finds the entry by digest, and its hashedrekord entry holds "+
-		"only a hash of the signed envelope, not the statement, so no entry can be tied to the digest; the ledger never cached this bundle)",
+		"only a hash of the signed envelope, not the statement, so no entry can be tied to the digest; the ledger holds no cached Sigstore bundle of it)",
 		l.url, strings.Join(others, ", "))
 }

@@ -19,7 +19,7 @@ var CSVColumns = []string{
 	"bundleDigest", "oci", "predicateType", "rekorLogIndex", "verifiedVia",
 	"addedCommit", "addedAt", "removedCommit", "removedAt",
 	"phasesPassed", "phasesFailed", "phasesSkipped", "phases",
-	"problems", "detail", "hint",
+	"problems", "detail", "hint", "ledgerVerified",
 }
 
 // groupNames are the CSV names of the report groups.
@@ -38,6 +38,9 @@ func CSV(w io.Writer, s *Snapshot) error {
 	}
 	rec := make([]string, len(CSVColumns))
 	runID, asOf := strconv.FormatInt(s.Run.ID, 10), stamp(s.Run.AsOf)
+	// Every row carries whether the ledger verified: a spreadsheet has no
+	// header block to put the warning in, and a filtered sheet keeps it.
+	verified := strconv.FormatBool(s.Run.LedgerVerified)
 	for i := range s.Pointers {
 		p := &s.Pointers[i]
 		in, r := &p.Info, &p.Result
@@ -84,7 +87,7 @@ func CSV(w io.Writer, s *Snapshot) error {
 			digest, in.OCI, in.PredicateType, logIndex, string(r.VerifiedVia),
 			in.AddedCommit, addedAt, removedCommit, removedAt,
 			passed, failed, skipped, phaseText(r.Phases),
-			problemText(in.Problems), r.Detail, r.Hint,
+			problemText(in.Problems), r.Detail, r.Hint, verified,
 		)
 		for j := range rec {
 			rec[j] = defuse(rec[j])

@@ -88,8 +88,8 @@ type htmlRecipe struct {
 }
 
 type htmlRow struct {
-	Path, Removed, Recipe, Verdict, Class, VerdictCSS, Signer, SignerClass string
-	Attested, AgeCSS, Age, Via, Phases, Detail, Hint, Digest               string
+	Path, Removed, Recipe, Profile, Verdict, Class, VerdictCSS, Signer, SignerClass string
+	Attested, AgeCSS, Age, Via, Phases, Detail, Hint, Digest                        string
 }
 
 type htmlChange struct {
@@ -208,7 +208,7 @@ func htmlRows(ps []*Pointer) []htmlRow {
 	for _, p := range ps {
 		in, r := &p.Info, &p.Result
 		row := htmlRow{
-			Path: in.Path, Recipe: in.Recipe, Verdict: string(r.Verdict), Class: string(r.Class),
+			Path: in.Path, Recipe: in.Recipe, Profile: in.Profile, Verdict: string(r.Verdict), Class: string(r.Class),
 			VerdictCSS: verdictCSS(r.Verdict), Age: string(r.Age), Via: string(r.VerifiedVia),
 			Phases: phaseText(r.Phases), Detail: r.Detail, Hint: r.Hint, Signer: noSigner(in),
 			Digest: shortDigest(in.BundleDigest),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
 
 // The wire form of SPEC §5 (the pointers array sits between recipes and
@@ -39,7 +40,11 @@ type jsonRun struct {
 	VerifierVersion string  `json:"verifierVersion"`
 	Deep            bool    `json:"deep"`
 	LedgerHead      *string `json:"ledgerHead"`
+	LedgerVerified  bool    `json:"ledgerVerified"`
+	LedgerProblem   *string `json:"ledgerProblem"`
 	Complete        bool    `json:"complete"`
+	Kind            string  `json:"kind"`
+	Degraded        bool    `json:"degraded"`
 }
 
 type jsonSummary struct {
@@ -178,7 +183,9 @@ func toJSON(s *Snapshot) *jsonReport {
 			ID: s.Run.ID, StartedAt: stamp(s.Run.StartedAt), FinishedAt: stampOrNull(s.Run.FinishedAt),
 			AsOf: stamp(s.Run.AsOf), Repo: s.Run.Repo, Ref: s.Run.Ref, Commit: s.Run.Commit,
 			TrustRoot: s.Run.TrustRoot, VerifierVersion: s.Run.VerifierVersion, Deep: s.Run.Deep,
-			LedgerHead: strOrNull(s.Run.LedgerHead), Complete: s.Run.Complete,
+			LedgerHead: strOrNull(s.Run.LedgerHead), LedgerVerified: s.Run.LedgerVerified,
+			LedgerProblem: strOrNull(s.Run.LedgerProblem), Complete: s.Run.Complete,
+			Kind: runKind(s.Run.Kind), Degraded: s.Run.Degraded,
 		},
 		Summary: jsonSummary{
 			Pointers: s.Summary.Pointers, Verified: s.Summary.Verified,
@@ -261,4 +268,12 @@ func strOrNull(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// runKind is the SPEC §5 run kind: "audit" or "what-if".
+func runKind(k string) string {
+	if k == ledger.KindWhatIf {
+		return k
+	}
+	return ledger.KindAudit
 }

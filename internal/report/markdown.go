@@ -11,6 +11,7 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
+	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
 
 // Markdown writes the snapshot as GitHub-flavoured Markdown, readable as an
@@ -77,6 +78,17 @@ func (m *mdWriter) alignedHead(numeric []bool, cols ...string) {
 func (m *mdWriter) header(s *Snapshot) {
 	r := &s.Run
 	m.p("# Evidence audit — run %d\n\n", r.ID)
+	if !r.LedgerVerified {
+		m.p("> **Do not rely on this report: %s.** It is shown as stored; the ledger was edited or damaged after it was written (`evidence-auditd ledger verify` names the row).\n\n",
+			mdText(r.LedgerProblem))
+	}
+	if r.Kind == ledger.KindWhatIf {
+		m.p("> **What-if run.** Ages are measured as of %s, not today: this shows what an audit then would conclude. It is never the latest run or a baseline, and its issues were planned, not filed.\n\n", mdTime(r.AsOf))
+	}
+	if r.Degraded {
+		m.p("> **Degraded run: the auditor could not decide %d of %d pointers** (registry or transparency log unreachable, rate-limited, or canceled). Recipe statuses below are mostly undetermined, not healthy; this run is not a baseline for later reports' changes.\n\n",
+			s.Summary.NoVerdict, s.Summary.Pointers)
+	}
 	if !r.Complete {
 		m.p("> **Incomplete run.** Run %d is %s. It is shown as recorded; pointers it did not reach are missing or `no-verdict/canceled`, and `--run latest` skips it.\n\n",
 			r.ID, runStateOf(r))
@@ -90,7 +102,11 @@ func (m *mdWriter) header(s *Snapshot) {
 	}
 	m.line("- **Started / finished:** " + mdTime(r.StartedAt) + " / " + finished)
 	m.line("- **Trusted root:** " + orNone(mdCode(r.TrustRoot)))
-	m.line("- **Ledger chain head:** " + orNone(mdCode(r.LedgerHead)))
+	if r.LedgerVerified {
+		m.line("- **Ledger chain head:** " + orNone(mdCode(r.LedgerHead)) + " (recomputed)")
+	} else {
+		m.line("- **Ledger chain head:** unverified — the chain is broken")
+	}
 	if s.Previous != nil {
 		m.p("- **Compared with:** run %d (finished %s)\n", s.Previous.ID, mdTime(s.Previous.FinishedAt))
 	} else {
@@ -196,7 +212,7 @@ func (m *mdWriter) lost(s *Snapshot, ps []*Pointer) {
 	}
 	m.tableHead("Pointer", "Recipe", "Verdict", "Attested", "Detail", "Hint", "Issue")
 	for _, p := range ps {
-		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdVerdict(&p.Result), mdAttested(&p.Result), mdText(p.Result.Detail), mdText(p.Result.Hint),
+		m.row(mdPointer(p), mdRecipe(p), mdVerdict(&p.Result), mdAttested(&p.Result), mdText(p.Result.Detail), mdText(p.Result.Hint),
 			mdIssue(lostIssue[p.Info.Recipe]))
 	}
 	m.line("")
@@ -208,7 +224,7 @@ func (m *mdWriter) invalid(ps []*Pointer) {
 	}
 	m.tableHead("Pointer", "Recipe", "Class", "Signer", "Detail", "Hint")
 	for _, p := range ps {
-		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdText(string(p.Result.Class)), mdSigner(&p.Info), mdText(p.Result.Detail), mdText(p.Result.Hint))
+		m.row(mdPointer(p), mdRecipe(p), mdText(string(p.Result.Class)), mdSigner(&p.Info), mdText(p.Result.Detail), mdText(p.Result.Hint))
 	}
 	m.line("")
 }
@@ -227,7 +243,7 @@ func (m *mdWriter) noVerdict(s *Snapshot, ps []*Pointer) {
 	}
 	m.tableHead("Pointer", "Recipe", "Class", "Detail", "Hint")
 	for _, p := range ps {
-		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdText(string(p.Result.Class)), mdText(p.Result.Detail), mdText(p.Result.Hint))
+		m.row(mdPointer(p), mdRecipe(p), mdText(string(p.Result.Class)), mdText(p.Result.Detail), mdText(p.Result.Hint))
 	}
 	m.line("")
 }
@@ -238,7 +254,7 @@ func (m *mdWriter) healthy(ps []*Pointer) {
 	}
 	m.tableHead("Pointer", "Recipe", "Verdict", "Signer", "Attested", "Age", "Via", "Phases (passed/failed/skipped)")
 	for _, p := range ps {
-		m.row(mdPointer(p), mdCode(p.Info.Recipe), mdVerdict(&p.Result), mdSigner(&p.Info), mdAttested(&p.Result),
+		m.row(mdPointer(p), mdRecipe(p), mdVerdict(&p.Result), mdSigner(&p.Info), mdAttested(&p.Result),
 			mdAge(p.Result.Age), mdText(string(p.Result.VerifiedVia)), mdText(phaseText(p.Result.Phases)))
 	}
 	m.line("")
@@ -315,6 +331,16 @@ func mdCode(s string) string {
 		return fence + " " + s + " " + fence
 	}
 	return fence + s + fence
+}
+
+// mdRecipe is a pointer's recipe and, when it names one, its profile
+// selection (bound to the signed predicate.profile.selection once verified).
+func mdRecipe(p *Pointer) string {
+	s := mdCode(p.Info.Recipe)
+	if p.Info.Profile != "" {
+		s += " (profile " + mdCode(p.Info.Profile) + ")"
+	}
+	return s
 }
 
 func mdPointer(p *Pointer) string {

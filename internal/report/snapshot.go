@@ -67,12 +67,26 @@ type RunInfo struct {
 	Deep            bool
 	// LedgerHead is the chain head the run recorded when it finished, or,
 	// for an unfinished run, the ledger's chain head when the snapshot was
-	// loaded ("sha256:<hex>"; "" for an empty chain).
+	// loaded ("sha256:<hex>"; "" for an empty chain) — in both cases as
+	// recomputed by Load's verification of the chain. It is "" when the
+	// chain does not verify: a stored head cannot be vouched for then.
 	LedgerHead string
-	Finished   bool
+	// LedgerVerified says the ledger's hash chain verified when the
+	// snapshot was loaded (SPEC §6); LedgerProblem says what is broken when
+	// it did not. Every renderer shows an unverified ledger first.
+	LedgerVerified bool
+	LedgerProblem  string
+	Finished       bool
 	// Complete is true when the run finished and audited every pointer it
 	// meant to. An incomplete snapshot is marked as such by every renderer.
 	Complete bool
+	// Kind is ledger.KindAudit or ledger.KindWhatIf (a `run --as-of`);
+	// renderers mark a what-if run as such.
+	Kind string
+	// Degraded: the run could not decide most pointers (audit.Degraded);
+	// renderers say so before anything else, since its recipe statuses are
+	// mostly undetermined rather than healthy.
+	Degraded bool
 }
 
 // RunRef names another run.
@@ -160,8 +174,9 @@ type Change struct {
 }
 
 // Latest picks the run `--run latest` means: the newest finished, complete
-// run. skipped lists the runs newer than it that are not complete (in
-// progress, killed or canceled), newest first, so the caller can say so.
+// audit run. skipped lists the runs newer than it that are not complete (in
+// progress, killed or canceled) or are what-if runs, newest first, so the
+// caller can say so.
 // It returns ErrNoRuns for an empty ledger and ErrNoCompleteRun when no run
 // ever completed.
 func Latest(ctx context.Context, db *ledger.DB) (id int64, skipped []ledger.Run, err error) {
@@ -174,7 +189,7 @@ func Latest(ctx context.Context, db *ledger.DB) (id int64, skipped []ledger.Run,
 	}
 	for i := len(runs) - 1; i >= 0; i-- {
 		r := runs[i]
-		if r.Finished && r.Complete {
+		if r.Finished && r.Complete && r.Kind != ledger.KindWhatIf {
 			return r.ID, skipped, nil
 		}
 		skipped = append(skipped, r)
@@ -187,6 +202,8 @@ func Latest(ctx context.Context, db *ledger.DB) (id int64, skipped []ledger.Run,
 // (in progress or killed)" or "finished incomplete (canceled)".
 func RunState(r ledger.Run) string {
 	switch {
+	case r.Kind == ledger.KindWhatIf:
+		return "a what-if run (--as-of " + r.AsOf.UTC().Format(time.RFC3339) + ")"
 	case !r.Finished:
 		return "unfinished (in progress or killed)"
 	case !r.Complete:
@@ -215,10 +232,8 @@ func Load(ctx context.Context, db *ledger.DB, runID int64) (*Snapshot, error) {
 		return nil, fmt.Errorf("read run %d: %w", runID, err)
 	}
 	s := &Snapshot{Run: runInfo(run)}
-	if s.Run.LedgerHead == "" {
-		if _, s.Run.LedgerHead, err = db.ChainHead(ctx); err != nil {
-			return nil, fmt.Errorf("read chain head: %w", err)
-		}
+	if err := s.verifyChain(ctx, db, run); err != nil {
+		return nil, err
 	}
 	if !s.Run.Complete {
 		s.Notes = append(s.Notes, fmt.Sprintf("run %d is %s: this snapshot shows only what it recorded", run.ID, RunState(run)))
@@ -239,6 +254,7 @@ func Load(ctx context.Context, db *ledger.DB, runID int64) (*Snapshot, error) {
 	s.Notes = append(s.Notes, notes...)
 	s.Pointers = pointers(results, versions, evidenceDir, allow, &s.Notes)
 	s.Summary = summarize(s.Pointers)
+	s.Run.Degraded = audit.Degraded(s.Summary.Pointers, s.Summary.NoVerdict)
 
 	statuses, err := db.RecipeStatuses(ctx, runID)
 	if err != nil {
@@ -282,11 +298,34 @@ func Load(ctx context.Context, db *ledger.DB, runID int64) (*Snapshot, error) {
 	return s, nil
 }
 
+// verifyChain recomputes the ledger's hash chain before anything is
+// rendered from it (SPEC §6): a report never presents a tampered ledger as
+// sound, and the head it prints is one the recomputation vouches for.
+func (s *Snapshot) verifyChain(ctx context.Context, db *ledger.DB, run ledger.Run) error {
+	rep, err := db.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if !rep.OK {
+		b := rep.FirstBad
+		s.Run.LedgerHead, s.Run.LedgerVerified = "", false
+		s.Run.LedgerProblem = fmt.Sprintf("the ledger's hash chain does not verify — broken at result row seq=%d (run %d): %s", b.Seq, b.RunID, b.Reason)
+		return nil
+	}
+	s.Run.LedgerVerified = true
+	if !run.Finished {
+		s.Run.LedgerHead = rep.Head // the chain's head now, recomputed
+	}
+	// A finished run's recorded head was checked against the recomputed
+	// chain by Verify.
+	return nil
+}
+
 func runInfo(r ledger.Run) RunInfo {
 	ri := RunInfo{
 		ID: r.ID, StartedAt: r.StartedAt.UTC(), AsOf: r.AsOf.UTC(),
 		Repo: r.Repo, Ref: r.Ref, Commit: r.Commit, TrustRoot: r.TrustRoot,
-		VerifierVersion: r.VerifierVersion, Deep: r.Deep,
+		VerifierVersion: r.VerifierVersion, Deep: r.Deep, Kind: r.Kind,
 		Finished: r.Finished, Complete: r.Finished && r.Complete,
 	}
 	if r.Finished {

@@ -17,6 +17,7 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/gitrepo"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/publish"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/registry"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/signer"
 )
 
 // Built is the world Build made.
@@ -37,7 +38,8 @@ type BuiltPointer struct {
 	// OCI the locator "<RegistryHost>/<repository>:<tag>".
 	Digest string
 	OCI    string
-	// LogIndex is the signature's transparency-log index; -1 when unsigned.
+	// LogIndex is the signature's transparency-log index; -1 when unsigned
+	// or never logged (LegacyUnlogged).
 	// PointerLogIndex is what the pointer's rekorLogIndex says (nil when
 	// absent; differs from LogIndex for WrongLogIndex).
 	LogIndex        int64
@@ -137,6 +139,24 @@ func (w *World) Build(ctx context.Context, cases []Case) (*Built, error) {
 	return out, nil
 }
 
+// DeleteAudited deletes, by digest, the summary manifest of every case
+// with DeleteAfterAudit: call it after an audit verified (and cached) them,
+// then audit again. It returns the names of the cases deleted.
+func (w *World) DeleteAudited(ctx context.Context, built *Built) ([]string, error) {
+	var names []string
+	for i := range built.Pointers {
+		bp := &built.Pointers[i]
+		if !bp.Case.DeleteAfterAudit {
+			continue
+		}
+		if err := w.reg.Delete(ctx, bp.Case.repository()+"@"+bp.Digest); err != nil {
+			return names, fmt.Errorf("delete audited %s: %w", bp.Case.Name, err)
+		}
+		names = append(names, bp.Case.Name)
+	}
+	return names, nil
+}
+
 func checkCases(cases []Case) error {
 	names := map[string]bool{}
 	faults := map[string]*registry.Fault{}
@@ -158,8 +178,16 @@ func checkCases(cases []Case) error {
 			return fmt.Errorf("case %s: Unsigned and LegacyCosign exclude each other", c.Name)
 		case c.Era != EraV1 && c.Era != EraV2:
 			return fmt.Errorf("case %s: unknown era %q", c.Name, c.Era)
+		case c.DeleteAfterAudit && (c.DeleteAfterPublish || c.AfterDelete.Verdict == ""):
+			return fmt.Errorf("case %s: DeleteAfterAudit needs AfterDelete and excludes DeleteAfterPublish", c.Name)
 		case c.Era == EraV2 && c.LegacyCosign:
 			return fmt.Errorf("case %s: a legacy cosign attestation is a Rekor v1 entry, not EraV2", c.Name)
+		case (c.LegacyTimestamped || c.LegacyUnlogged) && !c.LegacyCosign:
+			return fmt.Errorf("case %s: LegacyTimestamped and LegacyUnlogged apply to a LegacyCosign attestation", c.Name)
+		case c.LegacyUnlogged && !c.LegacyTimestamped:
+			return fmt.Errorf("case %s: an unlogged legacy attestation needs LegacyTimestamped", c.Name)
+		case c.LegacyUnlogged && c.WrongLogIndex:
+			return fmt.Errorf("case %s: an unlogged attestation has no log index to get wrong", c.Name)
 		}
 		names[c.Name] = true
 		repo := c.repository()
@@ -186,6 +214,10 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 		FailedPhases:   c.FailedPhases,
 		BreakInventory: c.BreakInventory,
 		WrongSubject:   c.WrongSubject,
+
+		PerturbRecipeDigest: c.PerturbRecipeDigest,
+		ProfileAdvertiser:   c.ProfileAdvertiser,
+		Redacted:            c.Redacted,
 	})
 	if err != nil {
 		return nil, err
@@ -202,16 +234,24 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 	bp := &BuiltPointer{Case: c, Digest: s.ManifestDigest, OCI: p.OCIRef, LogIndex: p.LogIndex, Bundle: p.Bundle}
 
 	if c.LegacyCosign {
-		lg, err := w.signer.SignLegacy(s.Statement(target.Repository()), ca.Identity{Identity: c.Signer.Identity, Issuer: c.Signer.Issuer}, c.SignedAt)
+		var opts []signer.LegacyOption
+		if c.LegacyTimestamped {
+			opts = append(opts, signer.LegacyTimestamped())
+		}
+		if c.LegacyUnlogged {
+			opts = append(opts, signer.LegacyUnlogged())
+		}
+		lg, err := w.signer.SignLegacy(s.Statement(target.Repository()), ca.Identity{Identity: c.Signer.Identity, Issuer: c.Signer.Issuer}, c.SignedAt, opts...)
 		if err != nil {
 			return nil, err
 		}
 		if _, err := publish.PublishLegacyAttestation(ctx, target, s.ManifestDigest, []publish.LegacyLayer{{
-			Envelope:      lg.Envelope,
-			PredicateType: s.Spec.PredicateType,
-			Certificate:   string(lg.CertPEM),
-			Chain:         string(lg.ChainPEM),
-			Bundle:        string(lg.Bundle),
+			Envelope:         lg.Envelope,
+			PredicateType:    s.Spec.PredicateType,
+			Certificate:      string(lg.CertPEM),
+			Chain:            string(lg.ChainPEM),
+			Bundle:           string(lg.Bundle),
+			RFC3161Timestamp: string(lg.RFC3161Timestamp),
 		}}); err != nil {
 			return nil, err
 		}
@@ -221,7 +261,7 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 	claimed := c.claimed()
 	pf := gitrepo.PointerFields{
 		Recipe:        c.Recipe,
-		Profile:       c.Profile,
+		Profile:       c.pointerProfile(),
 		AttestedAt:    c.attestedAt(),
 		OCI:           p.OCIRef,
 		Digest:        s.ManifestDigest,
@@ -229,8 +269,9 @@ func (w *World) publishCase(ctx context.Context, c Case) (*BuiltPointer, error) 
 		Identity:      claimed.Identity,
 		Issuer:        claimed.Issuer,
 		Unsigned:      c.Unsigned,
+		Denormalized:  c.PointerExtraKeys,
 	}
-	if !c.Unsigned && !c.OmitLogIndex {
+	if !c.Unsigned && !c.OmitLogIndex && !c.LegacyUnlogged {
 		idx := bp.LogIndex
 		if c.WrongLogIndex {
 			// Another entry that exists: a copy-paste slip, not a typo.
@@ -326,11 +367,12 @@ var (
 	maintainerTeams = []string{"nvidia/aicr-recipes", "nvidia/gpu-recipes", "acme/validation"}
 )
 
-// overlays derives one overlay per base recipe, rotating through the three
-// shapes of spec.maintainers the router must handle (SPEC §2.3): a user
-// with org and escalation plus a team, a team-only block (nobody
-// assignable), and none. Recipes without an assignable maintainer get a
-// CODEOWNERS rule of their own.
+// overlays derives one overlay per base recipe, rotating through the
+// shapes of routing the router must handle (SPEC §2.3): a user with org and
+// escalation plus a team; a team-only block (nobody assignable) with a
+// CODEOWNERS rule naming a user and a team; no block with a CODEOWNERS
+// rule naming a user; and no block with a CODEOWNERS rule naming a team
+// only (route codeowners, the team @-mentioned).
 func overlays(ps []BuiltPointer) ([]gitrepo.Recipe, string) {
 	profiles := map[string]string{}
 	for i := range ps {
@@ -354,7 +396,7 @@ func overlays(ps []BuiltPointer) ([]gitrepo.Recipe, string) {
 	for i, n := range names {
 		r := gitrepo.Recipe{Name: n, Profile: profiles[n]}
 		accel, _, _ := strings.Cut(n, "-")
-		switch i % 3 {
+		switch i % 4 {
 		case 0:
 			r.Maintainers = []gitrepo.Maintainer{
 				{Handle: maintainerUsers[i%len(maintainerUsers)], Org: "nvidia", Escalation: accel + "-recipes@nvidia.example"},
@@ -363,8 +405,10 @@ func overlays(ps []BuiltPointer) ([]gitrepo.Recipe, string) {
 		case 1:
 			r.Maintainers = []gitrepo.Maintainer{{Handle: maintainerTeams[i%len(maintainerTeams)]}}
 			fmt.Fprintf(&co, "/%s @%s @nvidia/%s-owners\n", gitrepo.OverlayPath(n), maintainerUsers[(i+1)%len(maintainerUsers)], accel)
-		default:
+		case 2:
 			fmt.Fprintf(&co, "/%s @%s\n", gitrepo.OverlayPath(n), maintainerUsers[(i+2)%len(maintainerUsers)])
+		default:
+			fmt.Fprintf(&co, "/%s @nvidia/%s-owners\n", gitrepo.OverlayPath(n), accel)
 		}
 		recipes = append(recipes, r)
 	}

@@ -85,6 +85,9 @@ type Expectation struct {
 	Verdict string
 	Class   string
 	Age     string
+	// Warn, when set, names a check that must end with status warn (e.g.
+	// "pointer-keys"): a warning that does not change the verdict.
+	Warn string
 }
 
 // Case declares one pointer version of the world: how its summary bundle is
@@ -96,8 +99,20 @@ type Case struct {
 	// cases of one recipe at one time still differ.
 	Name string
 	// Recipe is the pointer's recipe (for a profiled recipe the full name,
-	// ending in -<name>-<value>); Profile the optional profile.
+	// ending in -<name>-<value>); Profile the optional profile selection:
+	// recipe.yaml's metadata.selectedProfile, the predicate's profile block
+	// (whatever the predicate type) and the pointer's profile.
 	Recipe, Profile string
+	// ProfileAdvertiser is the predicate profile block's advertiser (and
+	// recipe.yaml's), "" for none.
+	ProfileAdvertiser string
+	// Redacted marks the summary as a minimal (redacted) bundle: the
+	// predicate records its redaction block.
+	Redacted bool
+	// PointerProfile, when not nil, is what the pointer's profile says
+	// instead of Profile ("" omits it): a pointer that disagrees with the
+	// signed predicate, or a v1 pointer over a predicate carrying a profile.
+	PointerProfile *string
 	// Signer signs the statement: the certificate names it.
 	Signer Identity
 	// ClaimedSigner is the signer the pointer names (and whose source
@@ -127,6 +142,13 @@ type Case struct {
 	WrongSubject bool
 	// WrongLogIndex writes a rekorLogIndex naming another log entry.
 	WrongLogIndex bool
+	// PerturbRecipeDigest signs a predicate.recipe.digest that is not the
+	// canonical digest of the bundle's recipe.yaml.
+	PerturbRecipeDigest bool
+	// PointerExtraKeys writes the pointer as older AICR tooling did, with
+	// fingerprint, criteriaMatch and phaseSummary caches beyond schema
+	// 1.0.0 in its attestation entry.
+	PointerExtraKeys bool
 	// OmitLogIndex leaves rekorLogIndex out of the pointer (still auditable
 	// through the log's index search).
 	OmitLogIndex bool
@@ -141,6 +163,12 @@ type Case struct {
 	// LegacyCosign attaches the signature as a cosign .att attestation
 	// (Rekor intoto entry) instead of a Sigstore bundle v0.3 referrer.
 	LegacyCosign bool
+	// LegacyTimestamped adds cosign's RFC 3161 timestamp annotation (from
+	// the world's TSA) to a LegacyCosign attestation; LegacyUnlogged, with
+	// it, leaves the attestation out of the log, as `cosign attest
+	// --tlog-upload=false --timestamp-server-url` does: its pointer can
+	// name no rekorLogIndex.
+	LegacyTimestamped, LegacyUnlogged bool
 	// Era is the transparency-log era the bundle is signed in: EraV1 (the
 	// zero value: a Rekor v1 dsse entry with SET and integrated time) or
 	// EraV2 (a Rekor v2 hashedrekord entry with a C2SP checkpoint and an
@@ -157,8 +185,18 @@ type Case struct {
 	// Fault makes the case's repository misbehave once the world is built:
 	// Status 403 (forbidden), 500 or 429 (flaky: no-verdict).
 	Fault *registry.Fault
+	// DeleteAfterAudit deletes the summary manifest only when
+	// World.DeleteAudited is called — after a first audit verified the
+	// bundle and cached its signature — so that a later audit must prove
+	// it from that cache (the only way a Rekor v2 entry can be tied to a
+	// digest). Expect is the verdict before, AfterDelete the one after.
+	DeleteAfterAudit bool
+	// AfterDelete is the verdict an auditor must reach once
+	// DeleteAudited removed the bytes; only with DeleteAfterAudit.
+	AfterDelete Expectation
 
-	// Expect is the verdict an auditor must reach.
+	// Expect is the verdict an auditor must reach on the world as Build
+	// leaves it.
 	Expect Expectation
 }
 
@@ -167,6 +205,14 @@ func (c *Case) claimed() Identity {
 		return *c.ClaimedSigner
 	}
 	return c.Signer
+}
+
+// pointerProfile is the profile the pointer names.
+func (c *Case) pointerProfile() string {
+	if c.PointerProfile != nil {
+		return *c.PointerProfile
+	}
+	return c.Profile
 }
 
 func (c *Case) repository() string {

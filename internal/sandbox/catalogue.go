@@ -70,8 +70,16 @@ func DemoCases(now time.Time) []Case {
 		{Name: "good-a100-inference-partner", Recipe: a100Inference, Signer: partner, SignedAt: ago(3, 5), Expect: ok},
 		// No rekorLogIndex: found through the log's index search.
 		{Name: "good-no-log-index", Recipe: l40sInference, Signer: nvidia, SignedAt: ago(1, 2), OmitLogIndex: true, Expect: ok},
-		// A v2 profiled recipe, routed through its base overlay.
-		{Name: "good-v2-profiled", Recipe: h100Profiled, Profile: "gpuStack=bundle-installer", PredicateType: publish.PredicateV2, Signer: nvidia, SignedAt: ago(2, 0), Expect: ok},
+		// Profiled recipes, routed through their base overlay: the signed
+		// predicate carries AICR's profile object {selection, advertiser,
+		// policyDescriptorIdentity}; v2 requires it, v3 may carry it.
+		{Name: "good-v2-profiled", Recipe: h100Profiled, Profile: "gpuStack=bundle-installer", ProfileAdvertiser: "acme-gpu",
+			PredicateType: publish.PredicateV2, Signer: nvidia, SignedAt: ago(2, 0), Expect: ok},
+		{Name: "good-v3-profiled", Recipe: h100Profiled, Profile: "gpuStack=bundle-installer", Redacted: true, Signer: partner, SignedAt: ago(1, 10), Expect: ok},
+		// An older pointer with fingerprint/criteriaMatch caches beyond
+		// schema 1.0.0: verified, with a warning that lists the keys.
+		{Name: "pointer-extra-keys", Recipe: gb200Training, Signer: SignerLab, SignedAt: ago(0, 14), PointerExtraKeys: true,
+			Expect: Expectation{Verdict: Verified, Age: AgeFresh, Warn: "pointer-keys"}},
 		// The known failure: valid, with failed tests recorded.
 		{Name: "known-failure", Recipe: h100Training, Signer: partner, SignedAt: ago(0, 20),
 			FailedPhases: map[string]int{"performance": 2}, Expect: Expectation{Verdict: VerifiedWithFailures, Age: AgeFresh}},
@@ -81,9 +89,18 @@ func DemoCases(now time.Time) []Case {
 		{Name: "broken-inventory-hash", Recipe: gb200Training, Signer: partner, SignedAt: ago(0, 45), BreakInventory: publish.InventoryWrongHash, Expect: bad(ClassIntegrity)},
 		{Name: "broken-inventory-missing", Recipe: l40sTraining, Signer: nvidia, SignedAt: ago(0, 50), BreakInventory: publish.InventoryMissingFile, Expect: bad(ClassIntegrity)},
 		{Name: "wrong-subject", Recipe: a100Inference, Signer: nvidia, SignedAt: ago(0, 35), WrongSubject: true, Expect: bad(ClassIntegrity)},
-		// The pointer names another log entry than the bundle's. Class: the
-		// pointer disagrees with what was signed, as a digest substitution.
-		{Name: "wrong-log-index", Recipe: l40sTraining, Signer: partner, SignedAt: ago(0, 25), WrongLogIndex: true, Expect: bad(ClassIntegrity)},
+		// The pointer names another log entry than the bundle's: the signer
+		// claims (identity, issuer, rekorLogIndex) are one family (SPEC §3).
+		{Name: "wrong-log-index", Recipe: l40sTraining, Signer: partner, SignedAt: ago(0, 25), WrongLogIndex: true, Expect: bad(ClassIdentity)},
+		// The signed predicate.recipe.digest is not the canonical digest of
+		// the bundle's recipe.yaml: it describes another recipe.
+		{Name: "perturbed-recipe-digest", Recipe: h100Training, Signer: nvidia, SignedAt: ago(0, 18), PerturbRecipeDigest: true, Expect: bad(ClassIntegrity)},
+		// A v1 predicate carrying a profile block (the v1 pointer names no
+		// profile): schema. The v1 type forbids the block (ADR-015); the
+		// signature is good and nothing disagrees with the bundle, so it is
+		// a malformed statement, not tampering.
+		{Name: "v1-with-profile", Recipe: h100Profiled, Profile: "gpuStack=bundle-installer", PointerProfile: new(string),
+			PredicateType: publish.PredicateV1, Signer: nvidia, SignedAt: ago(0, 22), Expect: bad(ClassSchema)},
 		{Name: "misplaced-source", Recipe: h100Training, Signer: partner, PlaceUnder: &nvidia, SignedAt: ago(0, 15), Expect: bad(ClassPlacement)},
 		{Name: "malformed", Recipe: gb200Training, Signer: nvidia, SignedAt: ago(0, 12), Malformed: true, Expect: bad(ClassSchema)},
 		{Name: "unsigned", Recipe: l40sInference, Signer: partner, SignedAt: ago(0, 8), Unsigned: true, Expect: bad(ClassSignature)},
@@ -94,9 +111,10 @@ func DemoCases(now time.Time) []Case {
 			Fault: &registry.Fault{Status: 500}, Expect: Expectation{Verdict: NoVerdict, Class: ClassTransient, Age: AgeFresh}},
 		{Name: "flaky-429", Recipe: a100Flaky, Signer: SignerLab, SignedAt: ago(0, 27), Repository: RepoBusy,
 			Fault: &registry.Fault{Status: 429, RetryAfter: time.Second}, Expect: Expectation{Verdict: NoVerdict, Class: ClassTransient, Age: AgeFresh}},
-		// Bytes gone, the log entry stays: the Rekor fallback (issue 5)
-		// proves the entry from the log — by the pointer's rekorLogIndex,
-		// or through the index search for the digest when it names none.
+		// Bytes gone before any audit, the log entry stays: the Rekor v1
+		// fallback (issue 5) proves the entry from the log alone — by the
+		// pointer's rekorLogIndex, or through the index search for the
+		// digest when it names none.
 		{Name: "deleted-bundle", Recipe: gb200Dynamo, Signer: nvidia, SignedAt: ago(4, 0), DeleteAfterPublish: true,
 			Expect: Expectation{Verdict: RekorOnly, Age: AgeFresh}},
 		{Name: "deleted-no-log-index", Recipe: gb200Dynamo, Signer: partner, SignedAt: ago(4, 5), OmitLogIndex: true, DeleteAfterPublish: true,
@@ -105,6 +123,17 @@ func DemoCases(now time.Time) []Case {
 		// entry: the log's index does not tie it to the digest, nothing
 		// proves the evidence.
 		{Name: "deleted-wrong-log-index", Recipe: h200Inference, Signer: nvidia, SignedAt: ago(4, 10), WrongLogIndex: true, DeleteAfterPublish: true,
+			Expect: bad(ClassNotFound)},
+		// The Rekor v2 era (SPEC §2.2): a hashedrekord entry in the v2 log,
+		// a C2SP checkpoint and an RFC 3161 timestamp, no SET. Verified from
+		// the registry; deleted after an audit verified and cached it, it is
+		// proven from that cache and the log's tiles; deleted before any
+		// audit, nothing can tie a v2 entry to its digest (no search, no
+		// statement in the log).
+		{Name: "good-v2-rekor", Recipe: h200Inference, Signer: partner, SignedAt: ago(0, 22), Era: EraV2, Expect: ok},
+		{Name: "deleted-v2-after-audit", Recipe: gb200Training, Signer: nvidia, SignedAt: ago(1, 12), Era: EraV2, DeleteAfterAudit: true,
+			Expect: ok, AfterDelete: Expectation{Verdict: RekorOnly, Age: AgeFresh}},
+		{Name: "deleted-v2-never-audited", Recipe: a100Flaky, Signer: nvidia, SignedAt: ago(2, 3), Era: EraV2, DeleteAfterPublish: true,
 			Expect: bad(ClassNotFound)},
 		// The namespace went private (SPEC §3 counts 403 among "bytes
 		// lost"), and here too the pointer names another entry: with no log
@@ -124,6 +153,12 @@ func DemoCases(now time.Time) []Case {
 		{Name: "flat-v3-edit", Recipe: h100Flat, Signer: nvidia, Layout: gitrepo.LayoutFlat, PredicateType: publish.PredicateV1, SignedAt: ago(11, 0), Expect: ok},
 		{Name: "removed-pointer", Recipe: l40sInference, Signer: nvidia, SignedAt: ago(7, 0), RemovedAt: ago(6, 0), Expect: ok},
 		{Name: "legacy-cosign-att", Recipe: a100Inference, Signer: nvidia, PredicateType: publish.PredicateV1, SignedAt: ago(18, 0), LegacyCosign: true, Expect: ok},
+		// A cosign .att attestation timestamped by the TSA instead of
+		// logged (cosign attest --tlog-upload=false --timestamp-server-url):
+		// it verifies through its RFC 3161 timestamp, with a warning that no
+		// log entry stands behind it.
+		{Name: "legacy-cosign-att-timestamped", Recipe: h100Training, Signer: partner, PredicateType: publish.PredicateV1, SignedAt: ago(9, 0),
+			LegacyCosign: true, LegacyTimestamped: true, LegacyUnlogged: true, Expect: ok},
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package sandbox composes the sandbox parts into a complete private evidence
 // world: the Fulcio-like CA (ca), the Rekor v1 compatible transparency log
-// (tlog) served over HTTP on loopback, the signer that turns statements into
-// Sigstore bundles (signer), the in-process OCI registry with faults
+// (tlog), the Rekor v2 tile log (rekorv2) and the RFC 3161 timestamp
+// authority (tsa), each served over HTTP on loopback, the signer that turns
+// statements into Sigstore bundles of either era (signer), the in-process OCI registry with faults
 // (registry), the summary-bundle publisher (publish) and the AICR git
 // repository generator (gitrepo). It powers `evidence-auditd demo` and the
 // end-to-end tests, so it is product code: everything it makes is what
@@ -9,7 +10,7 @@
 //
 // A World lives in one directory:
 //
-//	<dir>/trusted_root.json     the CA and the log (written by Start)
+//	<dir>/trusted_root.json     the CA, both logs and the TSA (written by Start)
 //	<dir>/repo/                 the AICR repository (written by Build)
 //	<dir>/evidence-auditd.yaml  a configuration for it (WriteConfig)
 //

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -99,8 +100,8 @@ func healthy(c sandbox.Case) bool {
 
 func TestDemoCatalogue(t *testing.T) {
 	cases := sandbox.DemoCases(demoNow)
-	if n := len(cases); n < 20 || n > 30 {
-		t.Errorf("demo has %d cases, want 20..30", n)
+	if n := len(cases); n < 20 || n > 40 {
+		t.Errorf("demo has %d cases, want 20..40", n)
 	}
 	verdicts := map[string]int{}
 	for _, c := range cases {
@@ -197,7 +198,9 @@ func TestDemoRepository(t *testing.T) {
 		switch {
 		case c.Unsigned:
 			want = evidence.ProblemUnsigned
-		case c.Expect.Class == sandbox.ClassSchema, c.Expect.Class == sandbox.ClassPlacement, c.Expect.Class == sandbox.ClassLegacyPredicate:
+		case c.Malformed:
+			want = evidence.ProblemSchema
+		case c.Expect.Class == sandbox.ClassPlacement, c.Expect.Class == sandbox.ClassLegacyPredicate:
 			want = evidence.ProblemKind(c.Expect.Class)
 		}
 		switch {
@@ -314,8 +317,23 @@ func TestDemoRegistry(t *testing.T) {
 			}
 			if c.LegacyCosign {
 				att := ref.Context().Tag(strings.Replace(bp.Digest, ":", "-", 1) + ".att")
-				if _, err := remote.Get(att, remote.WithContext(ctx)); err != nil {
-					t.Errorf("cosign attestation %s: %v", att, err)
+				img, err := remote.Image(att, remote.WithContext(ctx))
+				if err != nil {
+					t.Fatalf("cosign attestation %s: %v", att, err)
+				}
+				m, err := img.Manifest()
+				if err != nil || len(m.Layers) != 1 {
+					t.Fatalf("cosign attestation %s: %v layers, %v", att, len(m.Layers), err)
+				}
+				ann := m.Layers[0].Annotations
+				if got := ann[publish.AnnotationCosignRFC3161] != ""; got != c.LegacyTimestamped {
+					t.Errorf("RFC 3161 timestamp annotation present: %v, want %v", got, c.LegacyTimestamped)
+				}
+				if got := ann[publish.AnnotationCosignBundle] != ""; got == c.LegacyUnlogged {
+					t.Errorf("Rekor bundle annotation present: %v, want %v", got, !c.LegacyUnlogged)
+				}
+				if c.LegacyUnlogged && (bp.LogIndex != -1 || bp.PointerLogIndex != nil) {
+					t.Errorf("unlogged: log index %d, pointer's %v", bp.LogIndex, bp.PointerLogIndex)
 				}
 				return
 			}
@@ -560,6 +578,9 @@ func TestBuildRejects(t *testing.T) {
 		{"duplicate names", dup},
 		{"fault on a shared repository", shared},
 		{"no signing time", []sandbox.Case{{Name: "x", Recipe: "h100-eks-ubuntu-training"}}},
+		{"unknown era", []sandbox.Case{{Name: "x", Recipe: "h100-eks-ubuntu-training", SignedAt: now, Era: "rekor-v3"}}},
+		{"legacy cosign in the v2 era", []sandbox.Case{{Name: "x", Recipe: "h100-eks-ubuntu-training", SignedAt: now, Era: sandbox.EraV2, LegacyCosign: true}}},
+		{"delete after audit without the verdict after", []sandbox.Case{{Name: "x", Recipe: "h100-eks-ubuntu-training", SignedAt: now, DeleteAfterAudit: true}}},
 	} {
 		if _, err := startWorld(t).Build(ctx, tt.cases); err == nil {
 			t.Errorf("%s: Build succeeded", tt.name)
@@ -620,5 +641,57 @@ func TestWithSeed(t *testing.T) {
 	}
 	if c := startWorld(t); c.Log().LogID() == a.Log().LogID() {
 		t.Error("an unseeded world has the seeded log's key")
+	}
+}
+
+// TestDemoRekorV2: a v2 case's bundle entry is the v2 log's entry at its
+// index, under a checkpoint whose origin is the host of the log's URL.
+func TestDemoRekorV2(t *testing.T) {
+	w, built := demo(t)
+	bp := built.Pointer("good-v2-rekor")
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(bp.Bundle); err != nil {
+		t.Fatal(err)
+	}
+	tle := b.GetVerificationMaterial().GetTlogEntries()[0]
+	if tle.GetIntegratedTime() != 0 || len(b.GetVerificationMaterial().GetTimestampVerificationData().GetRfc3161Timestamps()) != 1 {
+		t.Errorf("v2 bundle: integrated time %d, %d RFC 3161 timestamps; want none and one", tle.GetIntegratedTime(),
+			len(b.GetVerificationMaterial().GetTimestampVerificationData().GetRfc3161Timestamps()))
+	}
+	e, err := w.RekorV2().Entry(uint64(bp.LogIndex))
+	if err != nil || !bytes.Equal(e.GetCanonicalizedBody(), tle.GetCanonicalizedBody()) {
+		t.Errorf("v2 log entry %d (%v) is not the bundle's entry", bp.LogIndex, err)
+	}
+	u, _ := url.Parse(w.RekorV2URL())
+	if cp := tle.GetInclusionProof().GetCheckpoint().GetEnvelope(); !strings.HasPrefix(cp, u.Hostname()+"\n") {
+		t.Errorf("checkpoint origin: %q, want %s", cp, u.Hostname())
+	}
+}
+
+// TestDeleteAudited: DeleteAudited removes exactly the DeleteAfterAudit
+// cases' manifests.
+func TestDeleteAudited(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	w := startWorld(t)
+	cases := sandbox.ScaleCases(2, now)
+	cases[1].Era, cases[1].DeleteAfterAudit = sandbox.EraV2, true
+	cases[1].AfterDelete = sandbox.Expectation{Verdict: sandbox.RekorOnly, Age: sandbox.AgeFresh}
+	built, err := w.Build(ctx, cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := status(t, w, &built.Pointers[1]); got != 200 {
+		t.Fatalf("before DeleteAudited: %d", got)
+	}
+	names, err := w.DeleteAudited(ctx, built)
+	if err != nil || len(names) != 1 || names[0] != cases[1].Name {
+		t.Fatalf("DeleteAudited: %v, %v", names, err)
+	}
+	if got, _ := status(t, w, &built.Pointers[1]); got != 404 {
+		t.Errorf("deleted case: %d, want 404", got)
+	}
+	if got, _ := status(t, w, &built.Pointers[0]); got != 200 {
+		t.Errorf("other case: %d, want 200", got)
 	}
 }

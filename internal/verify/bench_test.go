@@ -10,7 +10,9 @@ import (
 
 // BenchmarkVerify measures Verify on one sandbox-signed bundle (P-384 CA,
 // as Fulcio's; Rekor v1 entry with SET and inclusion proof), with and
-// without the chain cache, and for a legacy cosign layer. DESIGN "Targets":
+// without the chain cache, for a Rekor v2 bundle (hashedrekord v0.0.2,
+// Ed25519-signed C2SP checkpoint, RFC 3161 timestamp), and for a legacy
+// cosign layer. DESIGN "Targets":
 // ≤ 4 ms client CPU per pointer overall, of which verification is a part.
 func BenchmarkVerify(b *testing.B) {
 	w := shared(b)
@@ -20,6 +22,7 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	good := w.sign(b, publish.SummarySpec{}, alice)
 	legacy := w.signLegacy(b, publish.SummarySpec{}, alice)
+	v2 := w.signV2(b, publish.SummarySpec{}, alice)
 	for _, bc := range []struct {
 		name string
 		v    *verify.Verifier
@@ -27,6 +30,8 @@ func BenchmarkVerify(b *testing.B) {
 	}{
 		{"bundle", w.v, good},
 		{"bundle-no-chain-cache", plain, good},
+		{"bundle-rekor-v2", w.v, v2},
+		{"bundle-rekor-v2-no-chain-cache", plain, v2},
 		{"cosign-legacy", w.v, legacy},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -11,9 +11,10 @@ import (
 
 // offlineSkipped are the checks a cached bundle cannot have: they read the
 // summary bundle's files, and those bytes are gone.
-var offlineSkipped = map[string]bool{
-	CheckManifestDigest: true, CheckInventory: true, CheckCTRFDigests: true, CheckPhases: true,
-}
+var offlineSkipped = func() map[string]string {
+	const why = "the summary bundle's bytes are gone; only the cached signature and statement remain"
+	return map[string]string{CheckManifestDigest: why, CheckInventory: why, CheckRecipeDigest: why, CheckCTRFDigests: why, CheckPhases: why}
+}()
 
 // VerifyCached re-verifies a Sigstore bundle the ledger cached from an
 // earlier run (SPEC §6), offline, when the registry no longer serves the
@@ -23,8 +24,8 @@ var offlineSkipped = map[string]bool{
 // verifies, the certificate names the pointer's signer, the pointer's
 // rekorLogIndex is the bundle's entry, and the signed statement names the
 // pointer's digest, predicate type, recipe and profile. The checks that read
-// the summary's files (manifest-digest, inventory, ctrf-digests, phases) are
-// reported as skipped.
+// the summary's files (manifest-digest, inventory, recipe-digest,
+// ctrf-digests, phases) are reported as skipped.
 //
 // On success the verdict is Verified, or VerifiedWithFailures when the
 // signed predicate records failed phases; Phases, SignedAt, LogIndex, LogID
@@ -40,21 +41,11 @@ func (v *Verifier) VerifyCached(bundleJSON []byte, want audit.Expectation) audit
 	}
 	s := &state{v: v, ev: ev, want: want, out: &out}
 	if o := s.precondition(); o.status == audit.CheckFail {
-		s.finish(0, o)
+		s.finish(steps, 0, o)
 		return out
 	}
-	for i, st := range steps {
-		if offlineSkipped[st.name] {
-			out.Checks = append(out.Checks, audit.Check{Name: st.name, Status: audit.CheckSkip,
-				Detail: "the summary bundle's bytes are gone; only the cached signature and statement remain"})
-			continue
-		}
-		o := st.run(s)
-		out.Checks = append(out.Checks, audit.Check{Name: st.name, Status: o.status, Detail: o.detail})
-		if o.status == audit.CheckFail {
-			s.finish(i+1, o)
-			return out
-		}
+	if !s.run(steps, offlineSkipped) {
+		return out
 	}
 	pr := &s.st.Predicate
 	out.Phases = make(map[string]audit.PhaseCounts, len(pr.Phases))

@@ -14,15 +14,16 @@ const (
 	CheckCertificateChain = "certificate-chain" // leaf chains to the trusted root at the log's time
 	CheckSignature        = "signature"         // DSSE signature by the leaf's key
 	CheckSignerIdentity   = "signer-identity"   // certificate SAN and issuer == the pointer's signer
-	CheckRekorLogIndex    = "rekor-log-index"   // pointer's rekorLogIndex == the bundle's entry
+	CheckRekorLogIndex    = "rekor-log-index"   // pointer's rekorLogIndex == the bundle's entry (a signer claim: identity)
 	CheckStatement        = "statement"         // the signed payload is an in-toto statement with a predicate
 	CheckSubjectDigest    = "subject-digest"    // subject[0] == the pointer's bundle digest
 	CheckPredicateType    = "predicate-type"    // == the pointer's, and of a current era
 	CheckPredicate        = "predicate"         // the era's rules (v2: profile)
 	CheckRecipeName       = "recipe-name"       // predicate recipe.name == pointer recipe
-	CheckProfile          = "profile"           // predicate profile == pointer profile
+	CheckProfile          = "profile"           // predicate.profile.selection == pointer profile
 	CheckManifestDigest   = "manifest-digest"   // sha256(manifest.json) and fileCount == the predicate's
 	CheckInventory        = "inventory"         // every listed file present with its size and hash
+	CheckRecipeDigest     = "recipe-digest"     // predicate.recipe.digest == canonical digest of the verified recipe.yaml
 	CheckCTRFDigests      = "ctrf-digests"      // ctrf/<phase>.json == the phase's ctrfDigest
 	CheckPhases           = "phases"            // recorded failures → verified-with-failures
 )
@@ -34,7 +35,7 @@ var CheckNames = []string{
 	CheckBundleParse, CheckTransparencyLog, CheckCertificateChain, CheckSignature,
 	CheckSignerIdentity, CheckRekorLogIndex, CheckStatement, CheckSubjectDigest,
 	CheckPredicateType, CheckPredicate, CheckRecipeName, CheckProfile,
-	CheckManifestDigest, CheckInventory, CheckCTRFDigests, CheckPhases,
+	CheckManifestDigest, CheckInventory, CheckRecipeDigest, CheckCTRFDigests, CheckPhases,
 }
 
 // outcome is the result of one check. A failure carries the class of the

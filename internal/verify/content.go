@@ -75,11 +75,9 @@ func (s *state) checkPredicateType() outcome {
 }
 
 func (s *state) checkPredicate() outcome {
+	// The eras' profile rules (v1 forbids the block, v2 requires it) are
+	// schema rules of the statement, enforced by evidence.ParseStatement.
 	p := &s.st.Predicate
-	if s.era.RequiresProfile() && p.Profile == "" {
-		return fail(audit.ClassSchema, "a %s predicate must name its profile; this one names none", s.st.PredicateType).
-			withHint("re-attest with the profile, or with predicate type " + evidence.PredicateTypeV3)
-	}
 	if p.AttestedAt.IsZero() {
 		return fail(audit.ClassSchema, "the predicate has no attestedAt")
 	}
@@ -99,19 +97,32 @@ func (s *state) checkRecipeName() outcome {
 	return pass("recipe %s", got)
 }
 
+// checkProfile binds the pointer's profile to the signed
+// predicate.profile.selection (SPEC §2.2): both absent, or equal.
 func (s *state) checkProfile() outcome {
-	got, want := s.st.Predicate.Profile, s.want.Pointer.Profile
+	pp := s.st.Predicate.Profile
+	got, want := s.st.Predicate.ProfileSelection(), s.want.Pointer.Profile
 	switch {
 	case got != want && want == "":
-		return fail(audit.ClassIntegrity, "signed predicate names profile %q; the pointer names none", got)
+		return fail(audit.ClassIntegrity, "signed predicate.profile.selection is %q; the pointer names no profile", got).
+			withHint("add `profile: " + got + "` to the pointer, or point at the evidence of the unprofiled recipe")
 	case got != want && got == "":
-		return fail(audit.ClassIntegrity, "the pointer names profile %q; the signed predicate names none", want)
+		return fail(audit.ClassIntegrity, "the pointer names profile %q; the signed predicate carries no profile block", want).
+			withHint("point at evidence of the profiled recipe, or remove the pointer's profile")
 	case got != want:
-		return fail(audit.ClassIntegrity, "signed predicate names profile %q; the pointer names %q", got, want)
-	case got == "":
-		return pass("no profile")
+		return fail(audit.ClassIntegrity, "signed predicate.profile.selection is %q; the pointer names %q", got, want).
+			withHint("the evidence attests another profile of the recipe; point at evidence for this one")
+	case pp == nil:
+		return pass("no profile, as the pointer says")
 	}
-	return pass("profile %s", got)
+	detail := "profile " + got + " (signed predicate.profile.selection), as the pointer says"
+	if pp.Advertiser != "" {
+		detail += "; advertiser " + pp.Advertiser
+	}
+	if pp.PolicyDescriptorIdentity != "" {
+		detail += "; policy descriptors " + short(pp.PolicyDescriptorIdentity)
+	}
+	return pass("%s", detail)
 }
 
 func (s *state) checkManifestDigest() outcome {
@@ -170,6 +181,33 @@ func (s *state) checkInventory() outcome {
 	return pass("%d files (%d bytes) present with their listed size and sha256", len(s.manifest.Files), total)
 }
 
+// checkRecipeDigest is AICR's recipe identity binding (SPEC §2.2): the
+// signed predicate.recipe.digest must be the canonical digest, with the
+// algorithm of the predicate type, of the recipe.yaml that the inventory
+// has just verified against manifest.json — else the signed statement
+// describes another recipe than the bundle holds.
+func (s *state) checkRecipeDigest() outcome {
+	f, listed := s.manifest.Lookup(evidence.RecipeFileName)
+	if !listed {
+		return fail(audit.ClassIntegrity, "%s lists no %s: the signed recipe digest %s cannot be bound to the bundle's recipe",
+			evidence.ManifestFileName, evidence.RecipeFileName, short(s.st.Predicate.Recipe.Digest)).
+			withHint("re-publish the bundle with its recipe.yaml")
+	}
+	data := s.ev.Files[f.Path] // present and hashed by the inventory check
+	algo := evidence.RecipeDigestAlgorithm(s.era)
+	got, err := s.v.recipes.digest(data, s.st.PredicateType)
+	if err != nil {
+		return fail(audit.ClassSchema, "%s cannot be canonicalized for the recipe digest: %v", evidence.RecipeFileName, err).
+			withHint("the signed manifest pins a recipe.yaml that is not YAML; re-run the validation and re-attest")
+	}
+	if want := s.st.Predicate.Recipe.Digest; got != want {
+		return fail(audit.ClassIntegrity, "signed predicate.recipe.digest is %s; the bundle's %s has canonical digest %s (%s form: %s): the signed statement describes another recipe than the bundle holds",
+			want, evidence.RecipeFileName, got, s.era, algo).
+			withHint("re-run the validation of this recipe and re-attest; never edit recipe.yaml or the predicate of signed evidence")
+	}
+	return pass("%s has canonical digest %s, as signed (%s form)", evidence.RecipeFileName, short(got), s.era)
+}
+
 func ctrfPath(phase string) string { return "ctrf/" + phase + ".json" }
 
 func (s *state) checkCTRFDigests() outcome {
@@ -224,8 +262,8 @@ func (s *state) checkPhases() outcome {
 		return warn("failures recorded in %s (passed/failed/skipped: %s)", strings.Join(fs, ", "), counts)
 	}
 	s.out.Verdict = audit.Verified
-	s.out.Detail = fmt.Sprintf("signed by %s at %s, log entry %d, %d files intact, no recorded failures",
-		signer, p.AttestedAt.UTC().Format(time.RFC3339), s.out.LogIndex, len(s.manifest.Files))
+	s.out.Detail = fmt.Sprintf("signed by %s at %s, %s, %d files intact, no recorded failures",
+		signer, p.AttestedAt.UTC().Format(time.RFC3339), s.entryPhrase(), len(s.manifest.Files))
 	if len(parts) == 0 {
 		return pass("no phases recorded")
 	}

@@ -8,6 +8,12 @@
 // first positive failure decides the verdict's class; the checks after it
 // are reported as skipped, so that `verify` always prints the whole list.
 //
+// The first checks, bundle-parse to signer-identity, are the signature and
+// identity path: VerifySignature runs them alone on any Sigstore bundle over
+// an in-toto statement against an expected signer (for signed material
+// that is not recipe evidence, and to prove the verifier on bundles real
+// Sigstore wrote); Verify and VerifyCached run the same steps first.
+//
 // The sigstore-go verifier and trusted material are built once by New and
 // shared: a Verifier is safe for concurrent use. Verify is pure (no I/O, no
 // context); only PublicGood talks to the network.

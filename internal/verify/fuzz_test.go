@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/publish"
 	"github.com/evidence-auditd/evidence-auditd/internal/verify"
 )
@@ -37,6 +38,35 @@ func FuzzVerifyLegacy(f *testing.F) {
 		l.Bundle, l.Certificate = rekorBundle, certPEM
 		ev.Signature.Legacy = []audit.LegacyLayer{l}
 		got := w.v.Verify(&ev, good.want())
+		fuzzInvariants(t, got)
+	})
+}
+
+// FuzzVerifyLegacyTimestamp: the same for a cosign layer's RFC 3161
+// timestamp annotation, with and without its Rekor bundle.
+func FuzzVerifyLegacyTimestamp(f *testing.F) {
+	tw := sharedTSA(f)
+	good, _ := signStamped(f, tw.listed, publish.SummarySpec{}, alice, true)
+	layer := good.ev.Signature.Legacy[0]
+	f.Add(layer.RFC3161Timestamp, true)
+	f.Add(layer.RFC3161Timestamp, false)
+	f.Add(`{"SignedRFC3161Timestamp":"MAA="}`, false)
+	f.Fuzz(func(t *testing.T, annotation string, logged bool) {
+		ev := *good.ev
+		l := layer
+		l.RFC3161Timestamp = annotation
+		want := good.want()
+		if !logged {
+			l.Bundle = ""
+			p := *want.Pointer
+			p.Attestations = append([]evidence.Attestation(nil), p.Attestations...)
+			sg := *p.Attestations[0].Signer
+			sg.RekorLogIndex = nil
+			p.Attestations[0].Signer = &sg
+			want.Pointer = &p
+		}
+		ev.Signature.Legacy = []audit.LegacyLayer{l}
+		got := tw.v.Verify(&ev, want)
 		fuzzInvariants(t, got)
 	})
 }

@@ -11,8 +11,10 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/ca"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/publish"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/rekorv2"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/signer"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/tlog"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/tsa"
 	"github.com/evidence-auditd/evidence-auditd/internal/verify"
 )
 
@@ -63,7 +65,16 @@ func newWorld(tb testing.TB, opts ...verify.Option) *world {
 	if err != nil {
 		tb.Fatalf("tlog.New: %v", err)
 	}
-	s, err := signer.New(c, l)
+	// Both eras: a Rekor v2 log (Ed25519, C2SP checkpoints) and a TSA.
+	l2, err := rekorv2.New()
+	if err != nil {
+		tb.Fatalf("rekorv2.New: %v", err)
+	}
+	a, err := tsa.New()
+	if err != nil {
+		tb.Fatalf("tsa.New: %v", err)
+	}
+	s, err := signer.New(c, l, signer.WithRekorV2(l2, "https://"+l2.Origin()), signer.WithTSA(a, "https://tsa.sandbox.local"))
 	if err != nil {
 		tb.Fatalf("signer.New: %v", err)
 	}
@@ -149,12 +160,38 @@ func files(sum *publish.Summary) map[string][]byte {
 }
 
 // sign builds and signs a summary as id at the spec's attestedAt (plus a
-// minute), into a Sigstore bundle v0.3.
+// minute), into a Sigstore bundle v0.3 with a Rekor v1 entry.
 func (w *world) sign(tb testing.TB, spec publish.SummarySpec, id ca.Identity) *bundle {
+	tb.Helper()
+	return w.signIn(tb, spec, id, w.signer.Sign)
+}
+
+// signV2 is sign in the Rekor v2 era: a hashedrekord v0.0.2 entry in the
+// v2 log and an RFC 3161 timestamp.
+func (w *world) signV2(tb testing.TB, spec publish.SummarySpec, id ca.Identity) *bundle {
+	tb.Helper()
+	return w.signIn(tb, spec, id, w.signer.SignV2)
+}
+
+func (w *world) signIn(tb testing.TB, spec publish.SummarySpec, id ca.Identity,
+	sign func([]byte, ca.Identity, time.Time) ([]byte, signer.SignedInfo, error)) *bundle {
 	tb.Helper()
 	sum := build(tb, spec)
 	at, _ := time.Parse(time.RFC3339, sum.Predicate.AttestedAt)
-	bj, info, err := w.signer.Sign(sum.Statement(repository), id, at.Add(time.Minute))
+	return w.signSummaryWith(tb, sum, id, at.Add(time.Minute), sign)
+}
+
+// signSummaryAt signs sum's statement (its Predicate as it is now) as id at
+// time at, in the Rekor v1 era.
+func (w *world) signSummaryAt(tb testing.TB, sum *publish.Summary, id ca.Identity, at time.Time) *bundle {
+	tb.Helper()
+	return w.signSummaryWith(tb, sum, id, at, w.signer.Sign)
+}
+
+func (w *world) signSummaryWith(tb testing.TB, sum *publish.Summary, id ca.Identity, at time.Time,
+	sign func([]byte, ca.Identity, time.Time) ([]byte, signer.SignedInfo, error)) *bundle {
+	tb.Helper()
+	bj, info, err := sign(sum.Statement(repository), id, at)
 	if err != nil {
 		tb.Fatalf("Sign: %v", err)
 	}

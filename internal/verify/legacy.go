@@ -29,7 +29,10 @@ const bundleV01MediaType = "application/vnd.dev.sigstore.bundle+json;version=0.1
 // {SignedEntryTimestamp, Payload} (annotations) — are exactly a v0.1
 // Sigstore bundle with an x509 chain of the leaf alone and one log entry
 // with its inclusion promise. The chain annotation is not used: the
-// intermediates and the root come from the trusted root, as for v0.3.
+// intermediates and the root come from the trusted root, as for v0.3. An
+// RFC 3161 timestamp annotation becomes the bundle's timestamp
+// verification data (legacytimestamp.go: what it covers, and how a layer
+// without a log entry is verified through it).
 
 // cosignRekorBundle mirrors cosign's pkg/cosign/bundle.RekorBundle.
 type cosignRekorBundle struct {
@@ -61,10 +64,11 @@ func (s *state) parseLegacy() outcome {
 		return fail(audit.ClassSignature, "no layer of the cosign attestation carries recipe evidence: %s", why)
 	}
 	s.form = fmt.Sprintf("cosign attestation layer %d", i)
-	b, err := legacyBundle(layers[i])
+	b, lt, err := legacyBundle(layers[i])
 	if err != nil {
 		return fail(audit.ClassSignature, "%s: %v", s.form, err)
 	}
+	s.layerTS = lt
 	if raw, err := protojson.Marshal(b.Bundle); err == nil {
 		s.out.BundleJSON = raw
 	}
@@ -122,33 +126,73 @@ func (s *state) pickLegacyLayer(layers []audit.LegacyLayer) (int, string) {
 }
 
 // legacyBundle converts one cosign attestation layer into a v0.1 Sigstore
-// bundle.
-func legacyBundle(l audit.LegacyLayer) (*bundle.Bundle, error) {
+// bundle, with its RFC 3161 timestamp if it carries one.
+func legacyBundle(l audit.LegacyLayer) (*bundle.Bundle, *layerTimestamp, error) {
 	var env dsseEnvelope
 	if err := json.Unmarshal(l.Envelope, &env); err != nil {
-		return nil, fmt.Errorf("DSSE envelope does not parse: %w", err)
+		return nil, nil, fmt.Errorf("DSSE envelope does not parse: %w", err)
 	}
 	payload, err := base64.StdEncoding.DecodeString(env.Payload)
 	if err != nil {
-		return nil, fmt.Errorf("DSSE payload is not base64: %w", err)
+		return nil, nil, fmt.Errorf("DSSE payload is not base64: %w", err)
 	}
 	var sigs []*protodsse.Signature
 	for _, sg := range env.Signatures {
 		raw, err := base64.StdEncoding.DecodeString(sg.Sig)
 		if err != nil {
-			return nil, fmt.Errorf("DSSE signature is not base64: %w", err)
+			return nil, nil, fmt.Errorf("DSSE signature is not base64: %w", err)
 		}
 		sigs = append(sigs, &protodsse.Signature{Sig: raw, Keyid: sg.KeyID})
 	}
 	block, _ := pem.Decode([]byte(l.Certificate))
 	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("certificate annotation holds no PEM certificate")
+		return nil, nil, fmt.Errorf("certificate annotation holds no PEM certificate")
 	}
-	if l.Bundle == "" {
-		return nil, fmt.Errorf("no Rekor bundle annotation: the attestation was never logged")
+	lt, err := parseLayerTimestamp(l)
+	if err != nil {
+		return nil, nil, err
 	}
+	vm := &protobundle.VerificationMaterial{
+		Content: &protobundle.VerificationMaterial_X509CertificateChain{
+			X509CertificateChain: &protocommon.X509CertificateChain{
+				Certificates: []*protocommon.X509Certificate{{RawBytes: block.Bytes}},
+			},
+		},
+	}
+	switch {
+	case l.Bundle != "":
+		e, err := legacyTlogEntry(l.Bundle)
+		if err != nil {
+			return nil, nil, err
+		}
+		vm.TlogEntries = []*protorekor.TransparencyLogEntry{e}
+	case lt == nil:
+		return nil, nil, fmt.Errorf("neither a Rekor bundle nor an RFC 3161 timestamp annotation: the attestation was never logged nor timestamped")
+	}
+	if lt != nil {
+		vm.TimestampVerificationData = &protobundle.TimestampVerificationData{
+			Rfc3161Timestamps: []*protocommon.RFC3161SignedTimestamp{{SignedTimestamp: lt.der}},
+		}
+	}
+	pb := &protobundle.Bundle{
+		MediaType:            bundleV01MediaType,
+		VerificationMaterial: vm,
+		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
+			Payload: payload, PayloadType: env.PayloadType, Signatures: sigs,
+		}},
+	}
+	b, err := bundle.NewBundle(pb)
+	if err != nil {
+		return nil, nil, fmt.Errorf("as a Sigstore bundle: %w", err)
+	}
+	return b, lt, nil
+}
+
+// legacyTlogEntry converts cosign's Rekor bundle annotation into a log
+// entry with its inclusion promise (the SET).
+func legacyTlogEntry(annotation string) (*protorekor.TransparencyLogEntry, error) {
 	var rb cosignRekorBundle
-	if err := json.Unmarshal([]byte(l.Bundle), &rb); err != nil {
+	if err := json.Unmarshal([]byte(annotation), &rb); err != nil {
 		return nil, fmt.Errorf("Rekor bundle annotation does not parse: %w", err)
 	}
 	body, err := base64.StdEncoding.DecodeString(rb.Payload.Body)
@@ -166,30 +210,12 @@ func legacyBundle(l audit.LegacyLayer) (*bundle.Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Rekor log ID is not hex: %w", err)
 	}
-	pb := &protobundle.Bundle{
-		MediaType: bundleV01MediaType,
-		VerificationMaterial: &protobundle.VerificationMaterial{
-			Content: &protobundle.VerificationMaterial_X509CertificateChain{
-				X509CertificateChain: &protocommon.X509CertificateChain{
-					Certificates: []*protocommon.X509Certificate{{RawBytes: block.Bytes}},
-				},
-			},
-			TlogEntries: []*protorekor.TransparencyLogEntry{{
-				LogIndex:          rb.Payload.LogIndex,
-				LogId:             &protocommon.LogId{KeyId: logID},
-				KindVersion:       &protorekor.KindVersion{Kind: kind.Kind, Version: kind.APIVersion},
-				IntegratedTime:    rb.Payload.IntegratedTime,
-				InclusionPromise:  &protorekor.InclusionPromise{SignedEntryTimestamp: rb.SignedEntryTimestamp},
-				CanonicalizedBody: body,
-			}},
-		},
-		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
-			Payload: payload, PayloadType: env.PayloadType, Signatures: sigs,
-		}},
-	}
-	b, err := bundle.NewBundle(pb)
-	if err != nil {
-		return nil, fmt.Errorf("as a Sigstore bundle: %w", err)
-	}
-	return b, nil
+	return &protorekor.TransparencyLogEntry{
+		LogIndex:          rb.Payload.LogIndex,
+		LogId:             &protocommon.LogId{KeyId: logID},
+		KindVersion:       &protorekor.KindVersion{Kind: kind.Kind, Version: kind.APIVersion},
+		IntegratedTime:    rb.Payload.IntegratedTime,
+		InclusionPromise:  &protorekor.InclusionPromise{SignedEntryTimestamp: rb.SignedEntryTimestamp},
+		CanonicalizedBody: body,
+	}, nil
 }

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -76,10 +77,13 @@ func (s *state) useBundle(b *bundle.Bundle) outcome {
 		return fail(audit.ClassSignature, "%s: DSSE envelope has no signature", s.form)
 	}
 	vc, err := b.VerificationContent()
-	if err != nil || vc.Certificate() == nil {
+	switch {
+	case errors.Is(err, bundle.ErrMissingVerificationMaterial) || err == nil && vc.Certificate() == nil:
 		return fail(audit.ClassSignature, "%s carries no signing certificate", s.form)
+	case err != nil:
+		return fail(audit.ClassSignature, "%s: the signing certificate does not parse: %v", s.form, err)
 	}
-	if len(b.GetVerificationMaterial().GetTlogEntries()) == 0 {
+	if len(b.GetVerificationMaterial().GetTlogEntries()) == 0 && (s.layerTS == nil || !s.layerTS.only) {
 		return fail(audit.ClassSignature, "%s carries no transparency-log entry", s.form)
 	}
 	s.entity = b
@@ -99,7 +103,7 @@ func (s *state) verifyCrypto() {
 	if s.result != nil || s.sigErr != nil {
 		return
 	}
-	s.result, s.sigErr = s.v.sv.Verify(s.entity, policy)
+	s.result, s.sigErr = s.sigstoreVerify()
 	if s.sigErr == nil {
 		return
 	}
@@ -126,11 +130,14 @@ func (s *state) cryptoFailure(step string) (outcome, bool) {
 	if s.sigErr == nil || s.sigStep != step {
 		return outcome{}, false
 	}
+	if gap, ok := s.unknownTrust(step); ok {
+		return fail(audit.ClassSignature, "%s (sigstore-go: %v)", gap.detail, s.sigErr).withHint(s.refreshHint()), true
+	}
 	return fail(audit.ClassSignature, "%s: %v", s.form, s.sigErr).
 		withHint("if trust.trustedRoot (" + short(s.v.root.name) + "…) is the Sigstore instance that signed this evidence, the bundle was altered: re-sign it"), true
 }
 
-func (s *state) checkTransparencyLog() outcome {
+func (s *state) checkLogEntry() outcome {
 	if o, failed := s.cryptoFailure(CheckTransparencyLog); failed {
 		return o
 	}
@@ -176,43 +183,15 @@ func (s *state) checkSignature() outcome {
 	return pass("DSSE signature verifies with the certificate's key")
 }
 
-func (s *state) checkSignerIdentity() outcome {
-	cert := s.result.Signature.Certificate
-	if cert == nil {
-		return fail(audit.ClassSignature, "%s is signed with a key, not a certificate naming a signer", s.form)
-	}
-	gotSAN, gotIss := cert.SubjectAlternativeName, cert.Issuer
-	sg := s.att.Signer
-	if sg == nil {
-		// SPEC §3: an unsigned pointer on the audited branch is invalid/signature.
-		return fail(audit.ClassSignature,
-			"the pointer names no signer (pending evidence must never be merged); the bundle is signed by %s (issuer %s)", gotSAN, gotIss).
-			withHint("add the signer block the bundle was signed with, or remove the pointer")
-	}
-	if gotSAN == sg.Identity && gotIss == sg.Issuer {
-		return pass("signed by %s (issuer %s), as the pointer says", gotSAN, gotIss)
-	}
-	var what string
-	switch {
-	case gotSAN != sg.Identity && gotIss != sg.Issuer:
-		what = "identity and issuer differ"
-	case gotSAN != sg.Identity:
-		what = "identity differs"
-	default:
-		what = "issuer differs"
-	}
-	return fail(audit.ClassIdentity, "signed by %s (issuer %s); the pointer names %s (issuer %s): %s",
-		gotSAN, gotIss, sg.Identity, sg.Issuer, what).
-		withHint("re-sign with the identity the pointer names, or fix the pointer's signer block")
-}
-
 // checkRekorLogIndex compares the pointer's rekorLogIndex with the bundle's
-// entry. A mismatch is integrity: the signature is good and by the right
-// signer, but the pointer describes another log entry than the one the
-// bundle carries — the pointer and the bundle disagree, as with a wrong
-// digest.
+// entry. A mismatch is identity (SPEC §3): identity, issuer and
+// rekorLogIndex are the pointer's signer claims, one family, as AICR
+// reports all three from its signature step.
 func (s *state) checkRekorLogIndex() outcome {
 	want := s.att.Signer.RekorLogIndex
+	if s.layerTS != nil && s.layerTS.only {
+		return s.timestampOnlyLogIndex(want)
+	}
 	if want == nil {
 		return skip("the pointer names no rekorLogIndex; the bundle's entry is %d", s.out.LogIndex)
 	}
@@ -225,8 +204,8 @@ func (s *state) checkRekorLogIndex() outcome {
 		}
 		got = append(got, e.LogIndex())
 	}
-	return fail(audit.ClassIntegrity, "the pointer names log index %d; the bundle's entry is at %s", *want, joinInts(got)).
-		withHint(fmt.Sprintf("fix signer.rekorLogIndex in the pointer to %s", joinInts(got)))
+	return fail(audit.ClassIdentity, "the pointer's signer block names log index %d; the bundle's entry is at %s", *want, joinInts(got)).
+		withHint(fmt.Sprintf("the signature is good; fix signer.rekorLogIndex in the pointer to %s", joinInts(got)))
 }
 
 // trustedEntries are the bundle's log entries from logs the trusted root

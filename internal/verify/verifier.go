@@ -13,7 +13,7 @@ import (
 // Version names the verification logic (audit.Verifier.Version). Bump it
 // whenever a change could turn a verdict, so that the fast path re-verifies
 // everything after an upgrade.
-const Version = "verify/1"
+const Version = "verify/2"
 
 var _ audit.Verifier = (*Verifier)(nil)
 
@@ -23,11 +23,15 @@ var _ audit.Verifier = (*Verifier)(nil)
 type Verifier struct {
 	root *TrustedRoot
 	sv   *sgverify.Verifier
-	cfg  config
+	// tsv verifies a cosign layer that carries an RFC 3161 timestamp and
+	// no log entry: one signed timestamp instead of the log.
+	tsv *sgverify.Verifier
+	cfg config
 	// material is what sv verifies against: the trusted root, wrapped by
 	// the chain cache unless WithoutChainCache.
 	material    root.TrustedMaterial
 	requireSCTs bool
+	recipes     recipeDigests
 }
 
 type config struct {
@@ -53,7 +57,10 @@ func WithoutChainCache() Option {
 // integrated time (Rekor v1, signed by the entry timestamp) or an RFC 3161
 // timestamp (Rekor v2). SCTs are required exactly when the trusted root
 // names CT logs: a private root may have none, and then neither SCTs nor
-// RFC 3161 timestamps may be required (SPEC §2.2).
+// RFC 3161 timestamps may be required (SPEC §2.2). A cosign attestation
+// layer that was timestamped instead of logged is verified by a second
+// verifier, also built here, that requires one RFC 3161 timestamp from an
+// authority of the trusted root instead of a log entry.
 func New(tr *TrustedRoot, opts ...Option) (*Verifier, error) {
 	if tr == nil || tr.tr == nil {
 		return nil, errors.New("new verifier: no trusted root")
@@ -84,6 +91,16 @@ func New(tr *TrustedRoot, opts ...Option) (*Verifier, error) {
 		return nil, fmt.Errorf("new verifier: %w", err)
 	}
 	v.sv = sv
+	// A cosign layer timestamped instead of logged (legacytimestamp.go):
+	// one RFC 3161 timestamp from an authority in the trusted root is
+	// the observer, and no log entry is required.
+	topts := []sgverify.VerifierOption{sgverify.WithSignedTimestamps(1), sgverify.WithoutStatementPredicate()}
+	if v.requireSCTs {
+		topts = append(topts, sgverify.WithSignedCertificateTimestamps(1))
+	}
+	if v.tsv, err = sgverify.NewVerifier(v.material, topts...); err != nil {
+		return nil, fmt.Errorf("new verifier: timestamp verifier: %w", err)
+	}
 	return v, nil
 }
 

@@ -18,10 +18,16 @@ type state struct {
 	att  evidence.Attestation
 	out  *audit.Verification
 
+	// claim is the signer the certificate must name (nil: the pointer
+	// names none); fromPointer words the details for a pointer's claim.
+	claim       *ExpectedSigner
+	fromPointer bool
+
 	// From the signature material.
 	entity  *bundle.Bundle
-	payload []byte // the DSSE payload: the signed statement
-	form    string // "Sigstore bundle" or "cosign attestation layer N", for details
+	payload []byte          // the DSSE payload: the signed statement
+	form    string          // "Sigstore bundle" or "cosign attestation layer N", for details
+	layerTS *layerTimestamp // a cosign layer's RFC 3161 timestamp, if it carries one
 
 	// From sigstore-go.
 	result  *sgverify.VerificationResult
@@ -55,6 +61,7 @@ var steps = []step{
 	{CheckProfile, (*state).checkProfile},
 	{CheckManifestDigest, (*state).checkManifestDigest},
 	{CheckInventory, (*state).checkInventory},
+	{CheckRecipeDigest, (*state).checkRecipeDigest},
 	{CheckCTRFDigests, (*state).checkCTRFDigests},
 	{CheckPhases, (*state).checkPhases},
 }
@@ -71,17 +78,10 @@ func (v *Verifier) Verify(ev *audit.Evidence, want audit.Expectation) audit.Veri
 	s := &state{v: v, ev: ev, want: want, out: &out}
 
 	if o := s.precondition(); o.status == audit.CheckFail {
-		s.finish(0, o)
+		s.finish(steps, 0, o)
 		return out
 	}
-	for i, st := range steps {
-		o := st.run(s)
-		out.Checks = append(out.Checks, audit.Check{Name: st.name, Status: o.status, Detail: o.detail})
-		if o.status == audit.CheckFail {
-			s.finish(i+1, o)
-			return out
-		}
-	}
+	s.run(steps, nil)
 	return out
 }
 
@@ -96,19 +96,23 @@ func (s *state) precondition() outcome {
 		return fail(audit.ClassSignature, "no evidence was fetched")
 	}
 	s.att = p.Attestations[0]
+	s.fromPointer = true
+	if sg := s.att.Signer; sg != nil {
+		s.claim = &ExpectedSigner{Identity: sg.Identity, Issuer: sg.Issuer}
+	}
 	return outcome{}
 }
 
-// finish records a failure decided at check index failed-1 (0: before any
-// check) and reports the checks after it as skipped.
-func (s *state) finish(next int, o outcome) {
+// finish records a failure decided at list[next-1] (next 0: before any
+// check) and reports the checks of list after it as skipped.
+func (s *state) finish(list []step, next int, o outcome) {
 	out := s.out
 	out.Verdict, out.Class, out.Detail, out.Hint = audit.Invalid, o.class, o.detail, o.hint
 	reason := "not reached"
 	if next > 0 {
-		reason = "not reached: " + steps[next-1].name + " failed"
+		reason = "not reached: " + list[next-1].name + " failed"
 	}
-	for _, st := range steps[next:] {
+	for _, st := range list[next:] {
 		out.Checks = append(out.Checks, audit.Check{Name: st.name, Status: audit.CheckSkip, Detail: reason})
 	}
 }

@@ -69,6 +69,8 @@ type verifyCase struct {
 	failed  string   // the failing check; "" when none
 	detail  []string // substrings of the verdict's detail
 	hint    bool     // a hint is expected
+	// hintHas and hintNot are substrings the hint must and must not hold.
+	hintHas, hintNot string
 }
 
 func verifyCases() []verifyCase {
@@ -146,7 +148,8 @@ func verifyCases() []verifyCase {
 				return b
 			},
 			verdict: audit.Invalid, class: audit.ClassSignature, failed: verify.CheckTransparencyLog,
-			detail: []string{"payload hash"},
+			detail:  []string{"payload hash"},
+			hintHas: "the bundle was altered",
 		},
 		{
 			name: "certificate from another CA",
@@ -161,8 +164,11 @@ func verifyCases() []verifyCase {
 				}
 				return (&world{signer: s2}).sign(t, publish.SummarySpec{}, alice)
 			},
+			// Indistinguishable from a CA missing from a stale trusted
+			// root: described as such (SPEC §3), never as an altered bundle.
 			verdict: audit.Invalid, class: audit.ClassSignature, failed: verify.CheckCertificateChain,
-			detail: []string{"leaf certificate"},
+			detail:  []string{"certificate authority is not in the trusted root", "other.example", "leaf certificate"},
+			hintHas: "refresh the trusted root", hintNot: "altered",
 		},
 		{
 			name:    "garbage bundle",
@@ -247,8 +253,79 @@ func verifyCases() []verifyCase {
 				b.ptr.Attestations[0].Signer.RekorLogIndex = &idx
 				return b
 			},
-			verdict: audit.Invalid, class: audit.ClassIntegrity, failed: verify.CheckRekorLogIndex,
-			detail: []string{"the pointer names log index"},
+			// SPEC §3: rekorLogIndex is a signer claim, like identity and issuer.
+			verdict: audit.Invalid, class: audit.ClassIdentity, failed: verify.CheckRekorLogIndex,
+			detail: []string{"names log index", "the bundle's entry is at"},
+			hint:   true,
+		},
+		{
+			name: "perturbed recipe digest",
+			make: func(t *testing.T, w *world) *bundle {
+				return w.sign(t, publish.SummarySpec{PerturbRecipeDigest: true}, alice)
+			},
+			verdict: audit.Invalid, class: audit.ClassIntegrity, failed: verify.CheckRecipeDigest,
+			detail: []string{"signed predicate.recipe.digest is ", "has canonical digest ", "metadata.version removed", "describes another recipe"},
+			hint:   true,
+		},
+		{
+			name: "v3 evidence signing the v1/v2 form of the recipe digest",
+			make: func(t *testing.T, w *world) *bundle {
+				sum := build(t, publish.SummarySpec{})
+				var recipeYAML []byte
+				for _, f := range sum.Files {
+					if f.Path == "recipe.yaml" {
+						recipeYAML = f.Data
+					}
+				}
+				old, err := evidence.RecipeDigest(recipeYAML, evidence.PredicateTypeV1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum.Predicate.Recipe.Digest = old
+				at, _ := time.Parse(time.RFC3339, sum.Predicate.AttestedAt)
+				return w.signSummaryAt(t, sum, alice, at.Add(time.Minute))
+			},
+			verdict: audit.Invalid, class: audit.ClassIntegrity, failed: verify.CheckRecipeDigest,
+			detail: []string{"v3 form"},
+		},
+		{
+			name: "good v1: the digest keeps metadata.version",
+			make: func(t *testing.T, w *world) *bundle {
+				return w.sign(t, publish.SummarySpec{PredicateType: publish.PredicateV1}, alice)
+			},
+			verdict: audit.Verified,
+		},
+		{
+			name: "good v3 with profile",
+			make: func(t *testing.T, w *world) *bundle {
+				return w.sign(t, publish.SummarySpec{
+					Recipe: recipe + "-gpustack-bundle-installer", Profile: "gpuStack=bundle-installer", ProfileAdvertiser: "acme",
+				}, alice)
+			},
+			verdict: audit.Verified,
+		},
+		{
+			name: "v1 predicate carrying a profile block",
+			make: func(t *testing.T, w *world) *bundle {
+				b := w.sign(t, publish.SummarySpec{
+					Recipe: recipe + "-gpustack-bundle-installer", Profile: "gpuStack=bundle-installer", PredicateType: publish.PredicateV1,
+				}, alice)
+				b.ptr.Profile = "" // a v1 pointer names no profile
+				return b
+			},
+			// A schema rule of the v1 type (ADR-015), not tampering.
+			verdict: audit.Invalid, class: audit.ClassSchema, failed: verify.CheckStatement,
+			detail: []string{"predicate.profile", "must not carry a profile block"},
+		},
+		{
+			name: "pointer names a profile the v3 predicate lacks",
+			make: func(t *testing.T, w *world) *bundle {
+				b := w.sign(t, publish.SummarySpec{Recipe: recipe + "-gpustack-bundle-installer"}, alice)
+				b.ptr.Profile = "gpuStack=bundle-installer"
+				return b
+			},
+			verdict: audit.Invalid, class: audit.ClassIntegrity, failed: verify.CheckProfile,
+			detail: []string{"carries no profile block"},
 			hint:   true,
 		},
 		{
@@ -386,6 +463,12 @@ func checkVerification(t *testing.T, got audit.Verification, tc verifyCase) {
 	}
 	if tc.hint && got.Hint == "" {
 		t.Error("hint is empty")
+	}
+	if tc.hintHas != "" && !strings.Contains(got.Hint, tc.hintHas) {
+		t.Errorf("hint %q does not contain %q", got.Hint, tc.hintHas)
+	}
+	if tc.hintNot != "" && strings.Contains(got.Hint, tc.hintNot) {
+		t.Errorf("hint %q contains %q", got.Hint, tc.hintNot)
 	}
 
 	// Every check, once, in order; the failing one is the last before

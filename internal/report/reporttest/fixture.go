@@ -151,7 +151,11 @@ func entries() []entry {
 		{n: 4, recipe: "gb200-eks-ubuntu-inference", fields: ptr("gb200-eks-ubuntu-inference", FirstParty, 4, day(2025, 1, 20), "ghcr.io/gone-org/aicr-evidence:run"), addedAt: day(2025, 1, 21),
 			r1: ok(day(2025, 1, 20), audit.AgeFresh, audit.ViaOCI, 35699004, allPass),
 			r2: rekorOnly},
-		{n: 5, recipe: "a100-gke-cos-training", fields: ptr("a100-gke-cos-training", Community, 5, day(2024, 9, 20), ghcr), addedAt: day(2024, 9, 21),
+		{n: 5, recipe: "a100-gke-cos-training-gpustack-bundle-installer", fields: func() gitrepo.PointerFields {
+			f := ptr("a100-gke-cos-training-gpustack-bundle-installer", Community, 5, day(2024, 9, 20), ghcr)
+			f.Profile = "gpuStack=bundle-installer" // a profiled recipe's evidence
+			return f
+		}(), addedAt: day(2024, 9, 21),
 			r1: ok(day(2024, 9, 20), audit.AgeFresh, audit.ViaOCI, 35699005, allPass),
 			r2: ok(day(2024, 9, 20), audit.AgeExpiring, audit.ViaCache, 35699005, allPass)},
 		{n: 6, recipe: "l40s-oke-ubuntu-inference", fields: ptr("l40s-oke-ubuntu-inference", Community, 6, day(2025, 2, 1), "quay.io/acme/evidence:v1"), addedAt: day(2025, 2, 2),
@@ -338,7 +342,7 @@ func Build(ctx context.Context, db *ledger.DB) (Runs, error) {
 			RoutedVia: "maintainers", Assignees: []string{"alice", "bob"}},
 		{Issue: ledger.Issue{Recipe: "l40s-oke-ubuntu-inference", Kind: "recert", Number: 15, URL: "https://github.com/example/aicr/issues/15", State: "open", UpdatedAt: Finished2},
 			RoutedVia: "codeowners", Assignees: []string{"oci-team-lead"}, Condition: audit.ReasonNoHealthy},
-		{Issue: ledger.Issue{Recipe: "a100-gke-cos-training", Kind: "recert", Number: 16, URL: "https://github.com/example/aicr/issues/16", State: "open", UpdatedAt: Finished2},
+		{Issue: ledger.Issue{Recipe: "a100-gke-cos-training-gpustack-bundle-installer", Kind: "recert", Number: 16, URL: "https://github.com/example/aicr/issues/16", State: "open", UpdatedAt: Finished2},
 			RoutedVia: "default"},
 		{Issue: ledger.Issue{Recipe: "h200-aks-ubuntu-inference", Kind: "recert", Number: 9, URL: "https://github.com/example/aicr/issues/9", State: "closed", UpdatedAt: Finished1},
 			RoutedVia: "maintainers", Assignees: []string{"carol"}},

@@ -30,6 +30,11 @@ type PointerFields struct {
 	RekorLogIndex *int64 // nil omits the key
 	// Unsigned omits the signer block (a pending pointer).
 	Unsigned bool
+	// Denormalized adds to the attestation entry the caches older AICR
+	// pointers carried beyond schema 1.0.0 — fingerprint (from the recipe
+	// name's <accelerator>-<service>-<os> prefix), criteriaMatch and
+	// phaseSummary — which current loaders ignore.
+	Denormalized bool
 }
 
 // PointerYAML renders p as a pointer file with the key order of the
@@ -55,6 +60,9 @@ func PointerYAML(p PointerFields) []byte {
 			item.WriteString("      rekorLogIndex: " + strconv.FormatInt(*p.RekorLogIndex, 10) + "\n")
 		}
 	}
+	if p.Denormalized {
+		item.WriteString(denormalized(p.Recipe))
+	}
 	var b strings.Builder
 	b.Grow(item.Len() + 160)
 	b.WriteString("attestations:\n  - ")
@@ -67,6 +75,23 @@ func PointerYAML(p PointerFields) []byte {
 	}
 	keyValue(&b, "", "schemaVersion", sv)
 	return []byte(b.String())
+}
+
+// denormalized is the attestation entry's cache of fingerprint, criteria
+// match and phase counts, as older AICR pointers wrote it.
+func denormalized(recipe string) string {
+	parts := append(strings.SplitN(recipe, "-", 4), "", "", "")
+	var b strings.Builder
+	b.WriteString("    fingerprint:\n")
+	for _, kv := range [][2]string{{"service", parts[1]}, {"accelerator", parts[0]}, {"os", parts[2]}, {"k8sVersion", "v1.32.4"}} {
+		keyValue(&b, "      ", kv[0], kv[1])
+	}
+	b.WriteString("    criteriaMatch:\n      matched: true\n")
+	b.WriteString("    phaseSummary:\n")
+	for _, ph := range []string{"deployment", "performance", "conformance"} {
+		b.WriteString("      " + ph + ":\n        passed: 1\n        failed: 0\n")
+	}
+	return b.String()
 }
 
 // keyValue writes "indent key: value" unless value is empty.

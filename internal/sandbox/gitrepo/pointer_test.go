@@ -150,3 +150,32 @@ func TestPointerYAMLUnsigned(t *testing.T) {
 		t.Errorf("attestedAt = %s, want %s", got, want)
 	}
 }
+
+// TestPointerYAMLDenormalized: the older pointer shape parses, with its
+// extra keys listed, and stays a valid pointer otherwise.
+func TestPointerYAMLDenormalized(t *testing.T) {
+	f := gitrepo.PointerFields{
+		Recipe: "h100-eks-ubuntu-training", AttestedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		OCI: "ghcr.io/acme/evidence:x", Digest: "sha256:" + strings.Repeat("ab", 32), PredicateType: "https://aicr.run/recipe-evidence/v1",
+		Identity: "alice@example.com", Issuer: "https://github.com/login/oauth", RekorLogIndex: ptr(7), Denormalized: true,
+	}
+	out := gitrepo.PointerYAML(f)
+	var doc struct {
+		Attestations []struct {
+			Fingerprint   map[string]string `yaml:"fingerprint"`
+			CriteriaMatch map[string]bool   `yaml:"criteriaMatch"`
+			PhaseSummary  map[string]struct {
+				Passed, Failed int
+			} `yaml:"phaseSummary"`
+			Signer map[string]any `yaml:"signer"`
+		} `yaml:"attestations"`
+	}
+	if err := yaml.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	a := doc.Attestations[0]
+	if a.Fingerprint["accelerator"] != "h100" || a.Fingerprint["service"] != "eks" || a.Fingerprint["os"] != "ubuntu" ||
+		!a.CriteriaMatch["matched"] || len(a.PhaseSummary) != 3 || a.Signer["rekorLogIndex"] != 7 {
+		t.Errorf("denormalized pointer:\n%s", out)
+	}
+}

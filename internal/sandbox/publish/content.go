@@ -49,31 +49,6 @@ func yamlString(s string) string {
 	return string(b)
 }
 
-func recipeYAML(spec SummarySpec) []byte {
-	if spec.RecipeYAML != nil {
-		return spec.RecipeYAML
-	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "apiVersion: aicr.run/v1alpha1\nkind: RecipeResult\nmetadata:\n  name: %s\n", yamlString(spec.Recipe))
-	if spec.Profile != "" {
-		fmt.Fprintf(&b, "  profile: %s\n", yamlString(spec.Profile))
-	}
-	b.WriteString("spec:\n" +
-		"  criteria:\n" +
-		"    accelerator: h100\n" +
-		"    service: aks\n" +
-		"    os: ubuntu\n" +
-		"    intent: inference\n" +
-		"  componentRefs:\n" +
-		"    - name: gpu-operator\n" +
-		"      version: v25.3.0\n" +
-		"    - name: network-operator\n" +
-		"      version: v25.4.0\n" +
-		"    - name: dynamo-platform\n" +
-		"      version: 0.4.1\n")
-	return b.Bytes()
-}
-
 func snapshotYAML(spec SummarySpec) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "apiVersion: aicr.run/v1alpha1\nkind: Snapshot\nmetadata:\n  name: %s\n  createdAt: %s\n",
@@ -127,7 +102,7 @@ type cdxBOM struct {
 	Components []cdxComponent `json:"components"`
 }
 
-// bomJSON is a small valid CycloneDX 1.5 document. Its serial number is a
+// bomJSON is a small valid CycloneDX 1.6 document. Its serial number is a
 // UUID derived from the spec, so it is stable.
 func bomJSON(spec SummarySpec) []byte {
 	var bom cdxBOM
@@ -136,7 +111,7 @@ func bomJSON(spec SummarySpec) []byte {
 	bom.SerialNumber = "urn:uuid:" + derivedUUID(spec.Recipe, spec.RunID, spec.AttestedAt.Format(time.RFC3339Nano))
 	bom.Version = 1
 	bom.Metadata.Timestamp = spec.AttestedAt.Format(time.RFC3339)
-	bom.Metadata.Tools.Components = []cdxComponent{{Type: "application", BOMRef: "tool-aicr", Name: "aicr", Version: "0.9.0"}}
+	bom.Metadata.Tools.Components = []cdxComponent{{Type: "application", BOMRef: "tool-aicr", Name: "aicr", Version: aicrVersion}}
 	bom.Metadata.Component = cdxComponent{Type: "application", BOMRef: "recipe", Name: spec.Recipe, Version: "1"}
 	for i, c := range bomComponents {
 		bom.Components = append(bom.Components, cdxComponent{
@@ -150,7 +125,8 @@ func bomJSON(spec SummarySpec) []byte {
 	return mustJSON(bom)
 }
 
-const bomSpecVersion = "1.5"
+// bomSpecVersion is the CycloneDX version AICR records by default.
+const bomSpecVersion = "1.6"
 
 func lastPathElem(s string) string {
 	for i := len(s) - 1; i >= 0; i-- {
@@ -219,7 +195,7 @@ func ctrfJSON(spec SummarySpec, phase string) ([]byte, PhaseResult) {
 	r.ReportFormat = "CTRF"
 	r.SpecVersion = "0.0.0"
 	r.Results.Tool.Name = "aicr-validator"
-	r.Results.Tool.Version = "0.9.0"
+	r.Results.Tool.Version = aicrVersion
 	r.Results.Environment.AppName = "aicr"
 	r.Results.Environment.Extra = map[string]string{"recipe": spec.Recipe, "phase": phase}
 	if spec.RunID != "" {

@@ -45,10 +45,20 @@
 // [SummarySpec] has options that produce the findings an auditor must
 // report: failed phases (a known failure, still valid), a broken inventory,
 // a signed statement naming another digest, a predicate naming another
-// recipe, a legacy predicate type; and a nil signer publishes an unsigned
-// artifact.
+// recipe or signing another recipe digest, a legacy predicate type; and a
+// nil signer publishes an unsigned artifact.
 //
-// publish imports go-containerregistry and the standard library only; it must
-// not import the audit core, the verifier, or other sandbox packages (the
-// signer satisfies [StatementSigner], not the other way round).
+// # Fidelity
+//
+// The predicate has AICR's fields (schemaVersion, aicrVersion, validator
+// images, fingerprint, criteriaMatch, phases, bom, manifest, the profile
+// block of a profiled recipe, optional redaction), and recipe.yaml is a
+// hydrated RecipeResult whose canonical digest (evidence.RecipeDigest, the
+// input format's own definition, for the predicate type) is
+// predicate.recipe.digest.
+//
+// publish imports go-containerregistry, internal/evidence (for that digest
+// and the profile grammar) and the standard library; it must not import the
+// audit core, the verifier, or other sandbox packages (the signer satisfies
+// [StatementSigner], not the other way round).
 package publish

@@ -23,6 +23,7 @@ const (
 	AnnotationCosignCertificate = "dev.sigstore.cosign/certificate"
 	AnnotationCosignChain       = "dev.sigstore.cosign/chain"
 	AnnotationCosignBundle      = "dev.sigstore.cosign/bundle"
+	AnnotationCosignRFC3161     = "dev.sigstore.cosign/rfc3161timestamp"
 	AnnotationCosignPredicate   = "predicateType"
 )
 
@@ -42,6 +43,9 @@ type LegacyLayer struct {
 	// Bundle is cosign's Rekor bundle JSON
 	// ({"SignedEntryTimestamp", "Payload": {body, integratedTime, logIndex, logID}}).
 	Bundle string
+	// RFC3161Timestamp is cosign's timestamp JSON
+	// ({"SignedRFC3161Timestamp": base64 DER}), beside or instead of Bundle.
+	RFC3161Timestamp string
 }
 
 // PublishLegacyAttestation writes cosign's legacy attestation form for the
@@ -104,6 +108,7 @@ func PublishLegacyAttestation(ctx context.Context, target Target, digest string,
 			AnnotationCosignCertificate: l.Certificate,
 			AnnotationCosignChain:       l.Chain,
 			AnnotationCosignBundle:      l.Bundle,
+			AnnotationCosignRFC3161:     l.RFC3161Timestamp,
 		} {
 			if v != "" {
 				ann[k] = v

@@ -223,34 +223,93 @@ func (pub *Publisher) Publish(ctx context.Context, target Target, s *Summary, si
 	if err != nil {
 		return nil, fmt.Errorf("publish %s: sign: %w", tag, err)
 	}
-	refManifest, err := bundleReferrer(s, out.Bundle, at)
+	out.ReferrerDigest, err = pub.attach(ctx, p, repo, s, Referrer{Bundle: out.Bundle, At: at}, mode)
 	if err != nil {
 		return nil, fmt.Errorf("publish %s: %w", tag, err)
 	}
-	if err := p.Upload(ctx, repo, static.NewLayer(out.Bundle, MediaTypeBundle)); err != nil {
-		return nil, fmt.Errorf("publish %s: upload bundle: %w", tag, err)
+	return out, nil
+}
+
+// Referrer is a Sigstore bundle referrer to attach to a published summary.
+// Beside the signature Publish attaches, it lets a world carry the
+// referrers an auditor meets in the wild: re-signatures, and unusable
+// ones.
+type Referrer struct {
+	// Bundle is the layer's content, normally a Sigstore bundle v0.3 from a
+	// StatementSigner; any bytes are pushed as they are.
+	Bundle []byte
+	// MediaType is the layer's media type; empty means MediaTypeBundle.
+	// The manifest's artifactType is MediaTypeBundle either way.
+	MediaType string
+	// At is the referrer's org.opencontainers.image.created annotation.
+	At time.Time
+	// OmitBlob pushes the manifest without uploading the layer blob: a
+	// referrer whose bundle the registry no longer serves.
+	OmitBlob bool
+}
+
+// Attach pushes r as an OCI 1.1 referrer of the summary s already
+// published to target, discoverable as mode says (see AttachMode), and
+// returns the referrer manifest's digest.
+func (pub *Publisher) Attach(ctx context.Context, target Target, s *Summary, r Referrer, mode AttachMode) (string, error) {
+	if s == nil {
+		return "", errors.New("attach: nil summary")
+	}
+	if mode < AttachAuto || mode > TagSchema {
+		return "", fmt.Errorf("attach to %s: unknown attach mode %d", s.ManifestDigest, int(mode))
+	}
+	repo, err := target.repository()
+	if err != nil {
+		return "", fmt.Errorf("attach to %s: %w", s.ManifestDigest, err)
+	}
+	p, err := pub.pusher(mode != ReferrersAPI)
+	if err != nil {
+		return "", fmt.Errorf("attach to %s: %w", s.ManifestDigest, err)
+	}
+	if err := p.Upload(ctx, repo, static.NewLayer(emptyConfig, types.MediaType(MediaTypeEmpty))); err != nil {
+		return "", fmt.Errorf("attach to %s: upload config: %w", s.ManifestDigest, err)
+	}
+	d, err := pub.attach(ctx, p, repo, s, r, mode)
+	if err != nil {
+		return "", fmt.Errorf("attach to %s: %w", s.ManifestDigest, err)
+	}
+	return d, nil
+}
+
+// attach uploads r's blob and pushes its referrer manifest with p.
+func (pub *Publisher) attach(ctx context.Context, p *remote.Pusher, repo name.Repository, s *Summary, r Referrer, mode AttachMode) (string, error) {
+	if r.MediaType == "" {
+		r.MediaType = MediaTypeBundle
+	}
+	refManifest, err := bundleReferrer(s, r)
+	if err != nil {
+		return "", err
+	}
+	if !r.OmitBlob {
+		if err := p.Upload(ctx, repo, static.NewLayer(r.Bundle, types.MediaType(r.MediaType))); err != nil {
+			return "", fmt.Errorf("upload bundle: %w", err)
+		}
 	}
 	refDigest := "sha256:" + sha256Hex(refManifest)
-	out.ReferrerDigest = refDigest
 	// remote's Put of a manifest with a subject probes the Referrers API and,
 	// when it is missing and the fallback is enabled, updates the tag index.
 	if err := p.Put(ctx, repo.Digest(refDigest), rawManifest{refManifest, types.OCIManifestSchema1}); err != nil {
-		return nil, fmt.Errorf("publish %s: attach bundle: %w", tag, err)
+		return "", fmt.Errorf("attach bundle: %w", err)
 	}
 	if mode == TagSchema {
 		desc, err := referrerDescriptor(refManifest)
 		if err != nil {
-			return nil, fmt.Errorf("publish %s: %w", tag, err)
+			return "", err
 		}
 		puller, err := pub.getPuller()
 		if err != nil {
-			return nil, fmt.Errorf("publish %s: %w", tag, err)
+			return "", err
 		}
 		if err := ensureInTagIndex(ctx, p, puller, repo, s.ManifestDigest, desc); err != nil {
-			return nil, fmt.Errorf("publish %s: attach bundle: %w", tag, err)
+			return "", fmt.Errorf("attach bundle: %w", err)
 		}
 	}
-	return out, nil
+	return refDigest, nil
 }
 
 // DefaultTag is the tag Publish uses when Target.Tag is empty:
@@ -264,10 +323,10 @@ func DefaultTag(s *Summary) string {
 	return r + "-" + s.ManifestDigest[len("sha256:"):][:12]
 }
 
-// bundleReferrer is the OCI 1.1 referrer manifest carrying bundle, laid out
-// as cosign's bundle specification (specs/BUNDLE_SPEC.md) describes.
-func bundleReferrer(s *Summary, bundle []byte, at time.Time) ([]byte, error) {
-	bundleHex := sha256Hex(bundle)
+// bundleReferrer is the OCI 1.1 referrer manifest carrying r's bundle, laid
+// out as cosign's bundle specification (specs/BUNDLE_SPEC.md) describes.
+func bundleReferrer(s *Summary, r Referrer) ([]byte, error) {
+	bundleHex := sha256Hex(r.Bundle)
 	subject := s.Descriptor()
 	subject.ArtifactType = "" // a subject descriptor names media type, digest and size
 	m := v1.Manifest{
@@ -276,8 +335,8 @@ func bundleReferrer(s *Summary, bundle []byte, at time.Time) ([]byte, error) {
 		ArtifactType:  MediaTypeBundle,
 		Config:        v1.Descriptor{MediaType: types.MediaType(MediaTypeEmpty), Size: int64(len(emptyConfig)), Digest: emptyConfigHash},
 		Layers: []v1.Descriptor{{
-			MediaType:   MediaTypeBundle,
-			Size:        int64(len(bundle)),
+			MediaType:   types.MediaType(r.MediaType),
+			Size:        int64(len(r.Bundle)),
 			Digest:      v1.Hash{Algorithm: "sha256", Hex: bundleHex},
 			Annotations: map[string]string{AnnotationTitle: "sha256-" + bundleHex + ".sigstore.json"},
 		}},
@@ -285,7 +344,7 @@ func bundleReferrer(s *Summary, bundle []byte, at time.Time) ([]byte, error) {
 		Annotations: map[string]string{
 			AnnotationBundleContent: "dsse-envelope",
 			AnnotationPredicateType: s.Spec.PredicateType,
-			AnnotationCreated:       at.UTC().Format(time.RFC3339),
+			AnnotationCreated:       r.At.UTC().Format(time.RFC3339),
 		},
 	}
 	b, err := json.Marshal(m)

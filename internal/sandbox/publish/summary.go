@@ -16,6 +16,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 )
 
 // Predicate types by era (SPEC §2.1). PredicateLegacy is the pre-migration
@@ -86,8 +88,14 @@ type SummarySpec struct {
 	// Recipe is the recipe name (for a profiled recipe, the full name ending
 	// in -<name>-<value>).
 	Recipe string
-	// Profile is the optional predicate profile, e.g. "gpuStack=bundle-installer".
+	// Profile is the optional profile selection, e.g.
+	// "gpuStack=bundle-installer": recipe.yaml then carries
+	// metadata.selectedProfile and the predicate a profile block (ADR-015),
+	// whatever the predicate type (a v1 predicate carrying one is a bad
+	// case).
 	Profile string
+	// ProfileAdvertiser is the profile block's optional advertiser.
+	ProfileAdvertiser string
 	// PredicateType defaults to PredicateV3.
 	PredicateType string
 	// AttestedAt is the end of the validation run: predicate.attestedAt, the
@@ -111,6 +119,14 @@ type SummarySpec struct {
 	// PredicateRecipe, when set, is the predicate's recipe.name instead of
 	// Recipe (recipe mismatch); recipe.yaml still names Recipe.
 	PredicateRecipe string
+	// PerturbRecipeDigest signs a predicate.recipe.digest that is not the
+	// canonical digest of the bundle's recipe.yaml (its last hex digit
+	// changed): the statement describes another recipe than the bundle
+	// holds. The inventory stays intact.
+	PerturbRecipeDigest bool
+	// Redacted records a minimal bundle's redaction block in the predicate
+	// (AICR omits it for full bundles).
+	Redacted bool
 }
 
 // File is one file of the summary layer.
@@ -143,28 +159,39 @@ type Summary struct {
 	ManifestDigest string
 }
 
-// Predicate is the AICR recipe-evidence predicate (SPEC §2.2).
+// Predicate is the AICR recipe-evidence predicate (SPEC §2.2), field for
+// field as AICR's pkg/evidence/attestation writes it. The fields are
+// declared in the order of their JSON names: AICR signs protojson output of
+// a structpb.Struct, whose keys come out sorted, and so do these.
 type Predicate struct {
-	AttestedAt string                 `json:"attestedAt"`
-	Recipe     RecipeRef              `json:"recipe"`
-	Profile    string                 `json:"profile,omitempty"`
-	Phases     map[string]PhaseResult `json:"phases"`
-	Manifest   InventoryRef           `json:"manifest"`
-	BOM        BOMRef                 `json:"bom"`
+	AICRVersion             string                 `json:"aicrVersion"`
+	AttestedAt              string                 `json:"attestedAt"`
+	BOM                     BOMRef                 `json:"bom"`
+	CriteriaMatch           CriteriaMatch          `json:"criteriaMatch"`
+	Fingerprint             map[string]Dimension   `json:"fingerprint"`
+	Manifest                InventoryRef           `json:"manifest"`
+	Phases                  map[string]PhaseResult `json:"phases"`
+	Profile                 *ProfileBlock          `json:"profile,omitempty"`
+	Recipe                  RecipeRef              `json:"recipe"`
+	Redaction               *Redaction             `json:"redaction,omitempty"`
+	SchemaVersion           string                 `json:"schemaVersion"`
+	ValidatorCatalogVersion string                 `json:"validatorCatalogVersion"`
+	ValidatorImages         []ValidatorImage       `json:"validatorImages"`
 }
 
-// RecipeRef names the recipe; Digest is the bare hex SHA-256 of recipe.yaml.
+// RecipeRef names the recipe; Digest is the bare hex canonical recipe
+// digest (evidence.RecipeDigest for the predicate type).
 type RecipeRef struct {
-	Name   string `json:"name"`
 	Digest string `json:"digest"`
+	Name   string `json:"name"`
 }
 
 // PhaseResult are a phase's test counts and the digest of its CTRF report.
 type PhaseResult struct {
-	Passed     int    `json:"passed"`
-	Failed     int    `json:"failed"`
-	Skipped    int    `json:"skipped"`
 	CTRFDigest string `json:"ctrfDigest"`
+	Failed     int    `json:"failed"`
+	Passed     int    `json:"passed"`
+	Skipped    int    `json:"skipped"`
 }
 
 // InventoryRef pins manifest.json: its digest and how many files it lists.
@@ -175,10 +202,50 @@ type InventoryRef struct {
 
 // BOMRef pins bom.cdx.json.
 type BOMRef struct {
-	Digest      string `json:"digest"`
-	Format      string `json:"format"`
-	SpecVersion string `json:"specVersion"`
-	Components  int    `json:"components"`
+	Digest     string `json:"digest"`
+	Format     string `json:"format"`
+	ImageCount int    `json:"imageCount"`
+	Version    string `json:"version"`
+}
+
+// ProfileBlock is the predicate's profile identity (ADR-015).
+type ProfileBlock struct {
+	Advertiser               string `json:"advertiser,omitempty"`
+	PolicyDescriptorIdentity string `json:"policyDescriptorIdentity"`
+	Selection                string `json:"selection"`
+}
+
+// Dimension is one fingerprint dimension measured on the cluster.
+type Dimension struct {
+	Value   string `json:"value"`
+	Version string `json:"version,omitempty"`
+}
+
+// CriteriaMatch says how the fingerprint met the recipe's criteria.
+type CriteriaMatch struct {
+	Matched      bool             `json:"matched"`
+	PerDimension []DimensionMatch `json:"perDimension"`
+}
+
+// DimensionMatch is one criterion compared with the fingerprint.
+type DimensionMatch struct {
+	Dimension           string `json:"dimension"`
+	FingerprintProvides string `json:"fingerprintProvides"`
+	Match               string `json:"match"`
+	RecipeRequires      string `json:"recipeRequires"`
+}
+
+// Redaction is a minimal bundle's redaction provenance.
+type Redaction struct {
+	Applied []string `json:"applied"`
+	Policy  string   `json:"policy"`
+	Version string   `json:"version"`
+}
+
+// ValidatorImage is one validator image that ran.
+type ValidatorImage struct {
+	Digest string `json:"digest"`
+	Image  string `json:"image"`
 }
 
 // Statement is an in-toto Statement v1 with the AICR predicate.
@@ -238,16 +305,41 @@ func BuildSummary(spec SummarySpec) (*Summary, error) {
 
 	s := &Summary{Spec: spec}
 	recipe := recipeYAML(spec)
+	recipeDigest, err := evidence.RecipeDigest(recipe, spec.PredicateType)
+	if err != nil {
+		// AICR cannot sign a recipe it cannot canonicalize.
+		return nil, fmt.Errorf("build summary %s: %w: recipe.yaml: %v", spec.Recipe, ErrSpec, err)
+	}
+	if spec.PerturbRecipeDigest {
+		recipeDigest = perturbHex(recipeDigest)
+	}
 	files := []File{
 		{FileRecipe, MediaTypeYAML, recipe},
 		{FileSnapshot, MediaTypeYAML, snapshotYAML(spec)},
 		{FileBOM, MediaTypeCycloneDX, bomJSON(spec)},
 	}
+	crit := criteriaOf(spec)
 	pred := Predicate{
-		AttestedAt: spec.AttestedAt.Format(time.RFC3339),
-		Recipe:     RecipeRef{Name: spec.Recipe, Digest: sha256Hex(recipe)},
-		Profile:    spec.Profile,
-		Phases:     map[string]PhaseResult{},
+		SchemaVersion:           "1.0.0",
+		AttestedAt:              spec.AttestedAt.Format(time.RFC3339),
+		AICRVersion:             aicrVersion,
+		ValidatorCatalogVersion: "",
+		ValidatorImages:         validatorImages(),
+		Recipe:                  RecipeRef{Name: spec.Recipe, Digest: recipeDigest},
+		Fingerprint:             fingerprintOf(crit),
+		CriteriaMatch:           criteriaMatchOf(crit),
+		Phases:                  map[string]PhaseResult{},
+	}
+	if spec.Profile != "" {
+		pred.Profile = &ProfileBlock{
+			Selection:                spec.Profile,
+			Advertiser:               spec.ProfileAdvertiser,
+			PolicyDescriptorIdentity: "sha256:" + sha256Hex([]byte("policy-descriptors:"+spec.Profile)),
+		}
+	}
+	if spec.Redacted {
+		pred.Redaction = &Redaction{Policy: "minimal", Version: "v1",
+			Applied: []string{"ctrf.tests.omit:message", "ctrf.tests.omit:stdout", "snapshot.measurements.allowlist"}}
 	}
 	if spec.PredicateRecipe != "" {
 		pred.Recipe.Name = spec.PredicateRecipe
@@ -259,7 +351,7 @@ func BuildSummary(spec SummarySpec) (*Summary, error) {
 		files = append(files, File{CTRFPath(phase), MediaTypeCTRF, data})
 	}
 	bom := files[2].Data
-	pred.BOM = BOMRef{Digest: "sha256:" + sha256Hex(bom), Format: "CycloneDX", SpecVersion: bomSpecVersion, Components: len(bomComponents)}
+	pred.BOM = BOMRef{Digest: "sha256:" + sha256Hex(bom), Format: "CycloneDX", Version: bomSpecVersion, ImageCount: len(bomComponents)}
 
 	// manifest.json lists every file so far, sorted by path (SPEC §2.2).
 	inv := Inventory{SchemaVersion: "1.0.0"}

@@ -12,9 +12,11 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/publish"
 )
 
@@ -124,7 +126,7 @@ func findings(tb testing.TB, s *publish.Summary, statement []byte) []string {
 	if p.Recipe.Name != s.Spec.Recipe {
 		out = append(out, "recipe name")
 	}
-	if p.Recipe.Digest != sha(fs["recipe.yaml"]) {
+	if d, err := evidence.RecipeDigest(fs["recipe.yaml"], st.PredicateType); err != nil || p.Recipe.Digest != d {
 		out = append(out, "recipe digest")
 	}
 	if p.Manifest.Digest != "sha256:"+sha(fs["manifest.json"]) || p.Manifest.FileCount != len(inv.Files) {
@@ -151,8 +153,8 @@ func findings(tb testing.TB, s *publish.Summary, statement []byte) []string {
 	if st.PredicateType != publish.PredicateV3 {
 		out = append(out, "predicate type "+st.PredicateType)
 	}
-	if p.Profile != "" {
-		out = append(out, "profile "+p.Profile)
+	if p.Profile != nil {
+		out = append(out, "profile "+p.Profile.Selection)
 	}
 	sort.Strings(out)
 	return out
@@ -219,7 +221,7 @@ func TestBuildSummaryLayout(t *testing.T) {
 	if len(p.Recipe.Digest) != 64 {
 		t.Errorf("recipe.digest %q, want bare hex", p.Recipe.Digest)
 	}
-	if p.BOM.Format != "CycloneDX" || p.Manifest.FileCount != 6 {
+	if p.BOM.Format != "CycloneDX" || p.BOM.Version != "1.6" || p.BOM.ImageCount != 3 || p.Manifest.FileCount != 6 {
 		t.Errorf("bom %+v manifest %+v", p.BOM, p.Manifest)
 	}
 	if got, want := p.Phases["conformance"], (publish.PhaseResult{Passed: 4, Skipped: 1, CTRFDigest: p.Phases["conformance"].CTRFDigest}); got != want {
@@ -228,7 +230,7 @@ func TestBuildSummaryLayout(t *testing.T) {
 
 	// CycloneDX and CTRF are the real formats.
 	bom := decode[map[string]any](t, fs["bom.cdx.json"])
-	if bom["bomFormat"] != "CycloneDX" || bom["specVersion"] != "1.5" || len(bom["components"].([]any)) != p.BOM.Components {
+	if bom["bomFormat"] != "CycloneDX" || bom["specVersion"] != p.BOM.Version || len(bom["components"].([]any)) != p.BOM.ImageCount {
 		t.Errorf("bom.cdx.json: %v", bom)
 	}
 	c := decode[ctrf](t, fs["ctrf/deployment.json"])
@@ -325,6 +327,7 @@ func TestBuildSummaryBadCases(t *testing.T) {
 		{"missing file", func(s *publish.SummarySpec) { s.BreakInventory = publish.InventoryMissingFile }, []string{"inventory: missing snapshot.yaml"}, false},
 		{"wrong subject", func(s *publish.SummarySpec) { s.WrongSubject = true }, []string{"subject"}, true},
 		{"predicate recipe", func(s *publish.SummarySpec) { s.PredicateRecipe = "someone-elses-recipe" }, []string{"recipe name"}, false},
+		{"perturbed recipe digest", func(s *publish.SummarySpec) { s.PerturbRecipeDigest = true }, []string{"recipe digest"}, false},
 		{"profile", func(s *publish.SummarySpec) {
 			s.Profile = "gpuStack=bundle-installer"
 			s.PredicateType = publish.PredicateV2
@@ -373,12 +376,87 @@ func TestBuildSummaryRejects(t *testing.T) {
 
 func TestRecipeYAMLOverride(t *testing.T) {
 	spec := goodSpec()
-	spec.RecipeYAML = []byte("kind: Recipe\n")
+	spec.RecipeYAML = []byte("# hand-written\nkind: Recipe\nmetadata: {version: v1, name: r}\n")
 	s := build(t, spec)
-	if got := files(t, s.Layer)["recipe.yaml"]; string(got) != "kind: Recipe\n" {
+	if got := files(t, s.Layer)["recipe.yaml"]; !bytes.Equal(got, spec.RecipeYAML) {
 		t.Errorf("recipe.yaml = %q", got)
 	}
-	if s.Predicate.Recipe.Digest != sha([]byte("kind: Recipe\n")) {
-		t.Errorf("recipe digest not of the override")
+	// v3 (the default): canonical text without metadata.version.
+	if want := sha([]byte("kind: Recipe\nmetadata: {name: r}\n")); s.Predicate.Recipe.Digest != want {
+		t.Errorf("recipe digest %s, want the v3 canonical digest %s", s.Predicate.Recipe.Digest, want)
+	}
+	spec.PredicateType = publish.PredicateV1
+	if want := sha([]byte("kind: Recipe\nmetadata: {name: r, version: v1}\n")); build(t, spec).Predicate.Recipe.Digest != want {
+		t.Errorf("v1 recipe digest is not the v1 canonical digest %s", want)
+	}
+	spec.RecipeYAML = []byte("a: [\n")
+	if _, err := publish.BuildSummary(spec); !errors.Is(err, publish.ErrSpec) {
+		t.Errorf("unparsable recipe.yaml: err = %v, want ErrSpec", err)
+	}
+}
+
+// TestBuildSummaryAICRPredicate: the signed predicate has the fields AICR
+// writes (reference/statements/v2-profile.json), in sorted key order, and
+// recipe.yaml is a RecipeResult whose canonical digest it signs.
+func TestBuildSummaryAICRPredicate(t *testing.T) {
+	spec := publish.SummarySpec{Recipe: "gb200-gke-cos-inference-dynamo-gpustack-bundle-installer", AttestedAt: attestedAt,
+		Profile: "gpuStack=bundle-installer", ProfileAdvertiser: "example-partner", PredicateType: publish.PredicateV2, Redacted: true}
+	s := build(t, spec)
+	var st struct {
+		Predicate map[string]json.RawMessage `json:"predicate"`
+	}
+	raw := s.Statement("r/x")
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k := range st.Predicate {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	want := []string{"aicrVersion", "attestedAt", "bom", "criteriaMatch", "fingerprint", "manifest", "phases", "profile",
+		"recipe", "redaction", "schemaVersion", "validatorCatalogVersion", "validatorImages"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("predicate keys %v, want %v", keys, want)
+	}
+	if i, j := bytes.Index(raw, []byte(`"aicrVersion"`)), bytes.Index(raw, []byte(`"validatorImages"`)); i < 0 || j < i {
+		t.Errorf("predicate keys are not in sorted order:\n%s", raw)
+	}
+	p := s.Predicate
+	if p.Profile == nil || p.Profile.Selection != spec.Profile || p.Profile.Advertiser != "example-partner" ||
+		!strings.HasPrefix(p.Profile.PolicyDescriptorIdentity, "sha256:") || len(p.Profile.PolicyDescriptorIdentity) != 71 {
+		t.Errorf("profile block %+v", p.Profile)
+	}
+	if p.Redaction == nil || p.Redaction.Policy != "minimal" {
+		t.Errorf("redaction %+v", p.Redaction)
+	}
+	if p.Fingerprint["accelerator"].Value != "gb200" || p.Fingerprint["service"].Value != "gke" || p.Fingerprint["os"].Value != "cos" ||
+		!p.CriteriaMatch.Matched || len(p.ValidatorImages) != 3 || p.SchemaVersion != "1.0.0" {
+		t.Errorf("fingerprint %+v, criteria %+v, images %+v", p.Fingerprint, p.CriteriaMatch, p.ValidatorImages)
+	}
+	// The evidence package reads it as AICR's statement.
+	parsed, err := evidence.ParseStatement(raw)
+	if err != nil {
+		t.Fatalf("ParseStatement: %v", err)
+	}
+	if got := parsed.Predicate.ProfileSelection(); got != spec.Profile {
+		t.Errorf("parsed selection %q", got)
+	}
+
+	recipe := string(files(t, s.Layer)["recipe.yaml"])
+	for _, w := range []string{"kind: RecipeResult\n", "  version: ", "  selectedProfile:\n    name: gpuStack\n    value: bundle-installer\n",
+		"  accelerator: gb200\n", "  intent: inference\n", "  platform: dynamo\n", "deploymentOrder:\n"} {
+		if !strings.Contains(recipe, w) {
+			t.Errorf("recipe.yaml lacks %q:\n%s", w, recipe)
+		}
+	}
+	if p.Recipe.Digest == sha([]byte(recipe)) {
+		t.Error("recipe digest is the raw file's sha256, not the canonical digest")
+	}
+	// Without a profile, neither the recipe nor the predicate has one.
+	plain := build(t, goodSpec())
+	if plain.Predicate.Profile != nil || plain.Predicate.Redaction != nil ||
+		strings.Contains(string(files(t, plain.Layer)["recipe.yaml"]), "selectedProfile") {
+		t.Errorf("unprofiled summary carries a profile or redaction")
 	}
 }

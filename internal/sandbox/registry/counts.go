@@ -10,17 +10,7 @@ type Counts struct {
 	Tags      int64 // /v2/<name>/tags/list
 }
 
-type endpoint int
-
-const (
-	kindOther endpoint = iota
-	kindManifests
-	kindBlobs
-	kindTags
-	kindReferrers
-)
-
-func (r *Registry) count(repo string, kind endpoint) {
+func (r *Registry) count(repo string, kind Endpoint) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.counts[repo]
@@ -30,13 +20,13 @@ func (r *Registry) count(repo string, kind endpoint) {
 	}
 	c.Total++
 	switch kind {
-	case kindManifests:
+	case EndpointManifests:
 		c.Manifests++
-	case kindBlobs:
+	case EndpointBlobs:
 		c.Blobs++
-	case kindTags:
+	case EndpointTags:
 		c.Tags++
-	case kindReferrers:
+	case EndpointReferrers:
 		c.Referrers++
 	}
 }

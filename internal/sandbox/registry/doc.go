@@ -5,8 +5,10 @@
 // Around the real handler it adds what tests of an auditor need and a
 // production registry does by accident: per-repository fault injection
 // (404, 403, 429 with Retry-After, 500, 503, slow responses, connection
-// resets, failing N times then recovering), per-repository request counters,
-// and deletion of manifests by tag and by digest.
+// resets, bodies cut short without a Content-Length, resets mid-body,
+// complete bodies with a changed byte, failing N times then recovering,
+// optionally limited to one endpoint or reference), per-repository request
+// counters, and deletion of manifests by tag and by digest.
 //
 // Known behaviour of pkg/registry that clients must cope with (see
 // notes/real-components.md): with the Referrers API enabled it reports each

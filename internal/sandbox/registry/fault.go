@@ -1,11 +1,14 @@
 package registry
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -33,6 +36,49 @@ type Fault struct {
 	// Times is how many requests the fault affects before it clears itself
 	// and the repository recovers; 0 means until ClearFault.
 	Times int
+
+	// Endpoint, when set, limits the fault to one kind of request
+	// (EndpointManifests, EndpointBlobs, EndpointReferrers, EndpointTags);
+	// Reference, when set, to requests for that tag or digest (the last path
+	// segment). Other requests of the repository are served normally and do
+	// not use up Times.
+	Endpoint  Endpoint
+	Reference string
+
+	// The body faults below serve the real answer with its body damaged.
+	// They affect GET requests only (a HEAD has no body to damage); a
+	// request of another method is served normally and does not use up
+	// Times.
+
+	// TruncateAfter, when positive, ends the body after that many bytes and
+	// drops the Content-Length, so that only the bytes themselves show the
+	// cut: the body is close-delimited (the connection closes after it), or
+	// chunked with a proper last chunk when Chunked is set. This is a
+	// registry or proxy that loses its upstream mid-body.
+	TruncateAfter int64
+	// Chunked: see TruncateAfter.
+	Chunked bool
+	// ResetAfter, when positive, sends the status, the headers (with the
+	// real Content-Length) and that many bytes of the body, then resets the
+	// connection.
+	ResetAfter int64
+	// Corrupt changes the body's last byte, keeping its length and headers:
+	// a registry that serves complete but different bytes.
+	Corrupt bool
+}
+
+// mangles reports whether f damages the body of a served answer.
+func (f Fault) mangles() bool { return f.TruncateAfter > 0 || f.ResetAfter > 0 || f.Corrupt }
+
+// matches reports whether f applies to req, of endpoint kind.
+func (f Fault) matches(req *http.Request, kind Endpoint) bool {
+	if f.Endpoint != "" && f.Endpoint != kind {
+		return false
+	}
+	if f.Reference != "" && req.URL.Path[strings.LastIndexByte(req.URL.Path, '/')+1:] != f.Reference {
+		return false
+	}
+	return !f.mangles() || req.Method == http.MethodGet
 }
 
 // activeFault is a Fault with its remaining budget.
@@ -56,18 +102,22 @@ func (r *Registry) ClearFault(repo string) {
 	delete(r.faults, repo)
 }
 
-// takeFault returns the fault that applies to a request for repo, consuming
-// one unit of its budget, or false when the request should be served.
-func (r *Registry) takeFault(repo string) (Fault, bool) {
+// takeFault returns the fault that applies to req (for repo, of endpoint
+// kind), consuming one unit of its budget, or false when the request should
+// be served. The repository's own fault is consulted first, then the one
+// for AllRepositories.
+func (r *Registry) takeFault(req *http.Request, repo string, kind Endpoint) (Fault, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	key := repo
-	af, ok := r.faults[key]
-	if !ok {
-		key = AllRepositories
-		af, ok = r.faults[key]
+	var key string
+	var af *activeFault
+	for _, k := range []string{repo, AllRepositories} {
+		if f, ok := r.faults[k]; ok && f.matches(req, kind) {
+			key, af = k, f
+			break
+		}
 	}
-	if !ok {
+	if af == nil {
 		return Fault{}, false
 	}
 	if af.Times > 0 {
@@ -79,8 +129,9 @@ func (r *Registry) takeFault(repo string) (Fault, bool) {
 	return af.Fault, true
 }
 
-// serveFault applies f to one request. It reports whether the request was
-// answered (or its connection reset); false means serve it normally.
+// serveFault applies f's delay, reset and status to one request. It reports
+// whether the request was answered (or its connection reset); false means
+// serve it, normally or, for a body fault, through serveMangled.
 func (r *Registry) serveFault(w http.ResponseWriter, req *http.Request, f Fault) bool {
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
@@ -107,6 +158,47 @@ func (r *Registry) serveFault(w http.ResponseWriter, req *http.Request, f Fault)
 	}
 	writeError(w, f.Status)
 	return true
+}
+
+// serveMangled serves the answer that serve writes with its body damaged as
+// f says (see Fault.TruncateAfter, ResetAfter, Corrupt).
+func serveMangled(w http.ResponseWriter, req *http.Request, f Fault, serve func(http.ResponseWriter)) {
+	rec := httptest.NewRecorder()
+	serve(rec)
+	body := rec.Body.Bytes()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	switch {
+	case f.ResetAfter > 0:
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body[:min(f.ResetAfter, int64(len(body)))])
+		// Hijack discards what the response writer still buffers: flush it
+		// onto the wire first, so the client reads the bytes, then the reset.
+		_ = http.NewResponseController(w).Flush()
+		resetConn(w)
+	case f.TruncateAfter > 0:
+		w.Header().Del("Content-Length")
+		if !f.Chunked {
+			// net/http then sends neither a length nor chunks, and closes
+			// the connection after the body.
+			w.Header().Set("Transfer-Encoding", "identity")
+		}
+		w.WriteHeader(rec.Code)
+		if f.Chunked {
+			// Sent before any body byte, the headers can carry no length
+			// (net/http would compute one for a short body).
+			_ = http.NewResponseController(w).Flush()
+		}
+		_, _ = w.Write(body[:min(f.TruncateAfter, int64(len(body)))])
+	default: // Corrupt
+		if n := len(body); n > 0 {
+			body = bytes.Clone(body)
+			body[n-1] ^= 0x01
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+	}
 }
 
 // resetConn hijacks the connection and closes it with SO_LINGER 0, so the

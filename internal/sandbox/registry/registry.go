@@ -173,15 +173,26 @@ func (r *Registry) ReferrersAPI() bool { return r.opts.referrers }
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	repo, kind := route(req.URL.Path)
 	r.count(repo, kind)
-	if f, ok := r.takeFault(repo); ok && r.serveFault(w, req, f) {
-		return
-	}
+	f, ok := r.takeFault(req, repo, kind)
 	switch {
-	case kind == kindReferrers && r.opts.referrers:
+	case !ok:
+		r.serve(w, req, repo, kind)
+	case r.serveFault(w, req, f):
+	case f.mangles():
+		serveMangled(w, req, f, func(w http.ResponseWriter) { r.serve(w, req, repo, kind) })
+	default:
+		r.serve(w, req, repo, kind)
+	}
+}
+
+// serve answers a request as the registry does without faults.
+func (r *Registry) serve(w http.ResponseWriter, req *http.Request, repo string, kind Endpoint) {
+	switch {
+	case kind == EndpointReferrers && r.opts.referrers:
 		r.serveReferrers(w, req, repo)
-	case kind == kindManifests && req.Method == http.MethodPut:
+	case kind == EndpointManifests && req.Method == http.MethodPut:
 		r.putManifest(w, req, repo)
-	case kind == kindManifests && req.Method == http.MethodDelete:
+	case kind == EndpointManifests && req.Method == http.MethodDelete:
 		sw := &statusWriter{ResponseWriter: w}
 		r.inner.ServeHTTP(sw, req)
 		if target := req.URL.Path[strings.LastIndexByte(req.URL.Path, '/')+1:]; sw.status == http.StatusAccepted && validDigest(target) {
@@ -192,31 +203,45 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
+// Endpoint is the kind of an OCI distribution request: the path segment
+// after the repository name.
+type Endpoint string
+
+// Endpoints of the OCI distribution API. EndpointOther is the version check
+// (/v2/), the catalog and anything unrecognised.
+const (
+	EndpointOther     Endpoint = ""
+	EndpointManifests Endpoint = "manifests"
+	EndpointBlobs     Endpoint = "blobs" // including uploads
+	EndpointTags      Endpoint = "tags"
+	EndpointReferrers Endpoint = "referrers"
+)
+
 // route splits an OCI distribution path into repository name and endpoint
 // kind. The version check and the catalog have repository "".
-func route(path string) (repo string, kind endpoint) {
+func route(path string) (repo string, kind Endpoint) {
 	rest, ok := strings.CutPrefix(path, "/v2/")
 	if !ok || rest == "" {
-		return "", kindOther
+		return "", EndpointOther
 	}
 	seg := strings.Split(rest, "/")
 	n := len(seg)
 	// /v2/<name>/blobs/uploads/ and /v2/<name>/blobs/uploads/<id>
 	if n >= 4 && seg[n-3] == "blobs" && seg[n-2] == "uploads" {
-		return strings.Join(seg[:n-3], "/"), kindBlobs
+		return strings.Join(seg[:n-3], "/"), EndpointBlobs
 	}
 	if n >= 3 {
 		name := strings.Join(seg[:n-2], "/")
 		switch seg[n-2] {
 		case "manifests":
-			return name, kindManifests
+			return name, EndpointManifests
 		case "blobs":
-			return name, kindBlobs
+			return name, EndpointBlobs
 		case "tags":
-			return name, kindTags
+			return name, EndpointTags
 		case "referrers":
-			return name, kindReferrers
+			return name, EndpointReferrers
 		}
 	}
-	return "", kindOther
+	return "", EndpointOther
 }

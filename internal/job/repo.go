@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"context"
@@ -15,16 +15,17 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/history"
 )
 
-// openRepo opens the configured repository. With repo.url it syncs the
+// OpenRepo opens the configured repository. With repo.url it syncs the
 // mirror under dataDir first, unless offline is set (list never touches the
-// network), in which case the mirror must already exist.
-func openRepo(ctx context.Context, cfg *config.Config, offline bool) (*history.Repo, error) {
+// network), in which case the mirror must already exist. A path that is not
+// a repository is a UsageError.
+func OpenRepo(ctx context.Context, cfg *config.Config, offline bool) (*history.Repo, error) {
 	if cfg.Repo.Path != "" {
 		r, err := history.Open(cfg.Repo.Path)
-		if err != nil {
-			return nil, fmt.Errorf("open repository %s: %w", cfg.Repo.Path, err)
+		if errors.Is(err, history.ErrNoRepository) {
+			return nil, usage(err) // a wrong --repo or repo.path (SPEC §4: exit 2)
 		}
-		return r, nil
+		return r, err
 	}
 	mirror := filepath.Join(cfg.DataDir, "repo")
 	if offline {
@@ -44,8 +45,18 @@ func openRepo(ctx context.Context, cfg *config.Config, offline bool) (*history.R
 	return r, nil
 }
 
-// repoKey names the audited repository in the ledger and in reports.
-func repoKey(cfg *config.Config) string {
+// WalkError words a walk failure; an unknown branch is a UsageError (the
+// error lists the repository's branches).
+func WalkError(ref string, err error) error {
+	err = fmt.Errorf("walk %s: %w", ref, err)
+	if errors.Is(err, history.ErrRefNotFound) {
+		return usage(err)
+	}
+	return err
+}
+
+// RepoKey names the audited repository in the ledger and in reports.
+func RepoKey(cfg *config.Config) string {
 	if cfg.Repo.URL != "" {
 		return cfg.Repo.URL
 	}
@@ -55,10 +66,10 @@ func repoKey(cfg *config.Config) string {
 	return cfg.Repo.Path
 }
 
-// allowlistBytes reads recipes/evidence/allowlist.yaml at commit; nil when
+// AllowlistBytes reads recipes/evidence/allowlist.yaml at commit; nil when
 // the repository has none. An unreadable allowlist is warned about and
 // treated as absent (every signer unlisted): an audit must not stop over it.
-func allowlistBytes(ctx context.Context, repo *history.Repo, cfg *config.Config, commit string, log *slog.Logger) []byte {
+func AllowlistBytes(ctx context.Context, repo *history.Repo, cfg *config.Config, commit string, log *slog.Logger) []byte {
 	p := path.Join(cfg.Repo.EvidenceDir, evidence.AllowlistFile)
 	data, err := repo.ReadFile(ctx, commit, p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -71,9 +82,9 @@ func allowlistBytes(ctx context.Context, repo *history.Repo, cfg *config.Config,
 	return data
 }
 
-// parseAllowlist parses allowlist bytes, warning (and classifying every
+// ParseAllowlist parses allowlist bytes, warning (and classifying every
 // signer as unlisted) when they are malformed.
-func parseAllowlist(data []byte, name string, log *slog.Logger) *evidence.Allowlist {
+func ParseAllowlist(data []byte, name string, log *slog.Logger) *evidence.Allowlist {
 	if data == nil {
 		return nil
 	}
@@ -83,4 +94,14 @@ func parseAllowlist(data []byte, name string, log *slog.Logger) *evidence.Allowl
 		return nil
 	}
 	return al
+}
+
+// commitFiles reads repository files at one commit.
+type commitFiles struct {
+	repo   *history.Repo
+	commit string
+}
+
+func (c commitFiles) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	return c.repo.ReadFile(ctx, c.commit, p)
 }

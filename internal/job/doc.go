@@ -1,0 +1,14 @@
+// Package job is one audit job, the unit that run, serve, demo and (its
+// issue half) issues sync share: take the audit lock → walk the merged
+// history into the ledger → begin or resume the run → audit every pointer
+// version → record the run's end → plan and send the re-certification
+// issues → release the lock. Holding the lock from the walk to the last
+// issue operation is what keeps two processes from filing the same issue
+// (SPEC §7) or auditing at once (SPEC §8).
+//
+// job composes the adapters (history, registry, verify, rekor, ledger,
+// issues) around internal/audit, and owns the decisions about runs that are
+// not about one pointer: what-if runs, coverage guards, degraded runs.
+// It never prints; it logs through the logger it is given. It must not
+// import cmd/ or the sandbox.
+package job
