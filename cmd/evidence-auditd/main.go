@@ -61,25 +61,15 @@ func exitCode(err error) int {
 		return exitFindings // the summary already said what was found
 	}
 	fmt.Fprintln(os.Stderr, "evidence-auditd:", err)
-	var u *usageError
-	if errors.As(err, &u) || job.IsUsage(err) {
+	if job.IsUsage(err) {
 		return exitUsage
 	}
 	return exitOperational
 }
 
-// usageError marks a usage or configuration error (exit 2).
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
-func usageErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &usageError{err: err}
-}
+// usageErr marks a usage or configuration error (exit 2), as the audit job
+// marks its own.
+func usageErr(err error) error { return job.Usage(err) }
 
 // findingsError marks a completed command that found problems (exit 3).
 type findingsError struct{ what string }
