@@ -62,7 +62,7 @@ no-verdict (registry or log unreachable) alone never exits 3.`,
 			}
 			log := newLogger(cfg)
 			out, err := newJob(cfg, log).Audit(cmd.Context(), job.Request{
-				AsOf: at, WhatIf: !at.IsZero(), Deep: deep, Only: only, DryRun: dryRun, Progress: progressPrinter(os.Stderr),
+				AsOf: at, WhatIf: !at.IsZero(), Deep: deep, Only: only, DryRun: dryRun, Progress: progressFor(os.Stderr, log),
 			})
 			if out != nil && out.Summary != nil {
 				printRunSummary(cmd.OutOrStdout(), cfg, out)

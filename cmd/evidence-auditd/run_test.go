@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -88,6 +89,11 @@ func TestRunDemoWorld(t *testing.T) {
 	first := run(t, nil, "run", "-c", w.ConfigPath())
 	if first.code != 3 {
 		t.Fatalf("first run: exit %d, want 3\nstdout:\n%s\nstderr:\n%s", first.code, first.stdout, first.stderr)
+	}
+	// Not a terminal: progress comes as structured lines, the last one
+	// when every pointer is decided.
+	if n := len(built.Pointers); !strings.Contains(first.stderr, fmt.Sprintf(`msg="audit progress" done=%d total=%d`, n, n)) {
+		t.Errorf("no final progress line on stderr:\n%s", first.stderr)
 	}
 	r1 := runResults(t, w, 1)
 	checkExpectations(t, built, r1, nil)

@@ -96,7 +96,8 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	audit := func(ctx context.Context, stop <-chan struct{}) (daemon.RunStats, error) {
 		// The daemon holds the audit lock around the whole job, issue
 		// filing included (SPEC §7, §8).
-		out, err := j.Audit(ctx, job.Request{Stop: stop, LockHeld: true})
+		out, err := j.Audit(ctx, job.Request{Stop: stop, LockHeld: true,
+			Progress: job.Progresses(job.ProgressLog(log, 0, nil), metrics.Progress)})
 		if err != nil {
 			return daemon.RunStats{}, err
 		}

@@ -284,6 +284,7 @@ func (d *Daemon) runOnce(ctx context.Context, slot time.Time) {
 	<-watched
 	end := d.o.Clock.Now()
 	d.m.inProgress.Set(0)
+	d.m.Progress(0, 0)
 
 	d.mu.Lock()
 	d.lastErr = err

@@ -48,6 +48,8 @@ type Metrics struct {
 	lastRun     prometheus.Gauge
 	nextRun     prometheus.Gauge
 	inProgress  prometheus.Gauge
+	runDone     prometheus.Gauge
+	runTotal    prometheus.Gauge
 	pointers    *prometheus.GaugeVec
 	ages        *prometheus.GaugeVec
 	issueOps    *prometheus.CounterVec
@@ -75,6 +77,10 @@ func NewMetrics() *Metrics {
 			Help: "Unix time of the next scheduled audit run."}),
 		inProgress: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "run_in_progress",
 			Help: "1 while this process runs an audit."}),
+		runDone: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "run_pointers_done",
+			Help: "Pointer versions the audit in progress has decided so far (progress; 0 between runs)."}),
+		runTotal: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "run_pointers_total",
+			Help: "Pointer versions the audit in progress will decide (progress; 0 between runs)."}),
 		pointers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "pointers",
 			Help: "Pointer versions of the last complete run by verdict."}, []string{"verdict"}),
 		ages: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "pointer_ages",
@@ -92,7 +98,7 @@ func NewMetrics() *Metrics {
 		lockWaits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "lock_waits_total",
 			Help: "Times an audit had to wait because another process held the audit lock."}),
 	}
-	m.reg.MustRegister(m.runs, m.duration, m.lastSuccess, m.lastRun, m.nextRun, m.inProgress, m.pointers, m.ages,
+	m.reg.MustRegister(m.runs, m.duration, m.lastSuccess, m.lastRun, m.nextRun, m.inProgress, m.runDone, m.runTotal, m.pointers, m.ages,
 		m.issueOps, m.requests, m.latency, m.heartbeats, m.lockWaits,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{ResultHealthy, ResultFindings, ResultFailed, ResultInterrupted} {
@@ -107,6 +113,13 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // Handler serves the registry in the Prometheus exposition formats.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Progress records the progress of the audit in progress (done of total
+// pointer versions decided); its signature is that of job.Request.Progress.
+func (m *Metrics) Progress(done, total int) {
+	m.runDone.Set(float64(done))
+	m.runTotal.Set(float64(total))
 }
 
 // IssueOperation implements IssueObserver.

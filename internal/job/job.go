@@ -422,7 +422,7 @@ func onlyRecipes(vs []audit.PointerVersion, only []string, evidenceDir string) (
 		}
 		hint = "known recipes: " + strings.Join(names, ", ")
 	}
-	return nil, usage(fmt.Errorf("--only %s: no merged pointer is for %s (%s)", strings.Join(unknown, ", "), plural(len(unknown), "this recipe", "these recipes"), hint))
+	return nil, Usage(fmt.Errorf("--only %s: no merged pointer is for %s (%s)", strings.Join(unknown, ", "), plural(len(unknown), "this recipe", "these recipes"), hint))
 }
 
 func plural(n int, one, many string) string {
