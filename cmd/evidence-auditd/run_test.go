@@ -97,6 +97,11 @@ func TestRunDemoWorld(t *testing.T) {
 	}
 	r1 := runResults(t, w, 1)
 	checkExpectations(t, built, r1, nil)
+	for _, r := range r1 {
+		if strings.Contains(r.Detail, "also: )") {
+			t.Errorf("%s: a lone signature candidate's detail lists empty alternatives: %s", r.Key.Path, r.Detail)
+		}
+	}
 	checkIssueFiles(t, w, 1)
 	checkReportCounts(t, w.ConfigPath())
 
