@@ -49,7 +49,21 @@ func (d *DB) AppendResults(ctx context.Context, runID int64, rs []audit.Result) 
 			return fmt.Errorf("run %d: %w", runID, ErrRunFinished)
 		}
 		seqs = make([]int64, 0, len(rows))
-		return appendRowsTx(ctx, tx, rows, func(seq int64) { seqs = append(seqs, seq) })
+		if d.hook == nil {
+			return appendRowsTx(ctx, tx, rows, func(seq int64) { seqs = append(seqs, seq) })
+		}
+		var before ChainPoint
+		if before.Seq, before.Hash, err = chainHeadTx(ctx, tx); err != nil {
+			return err
+		}
+		if err := appendRowsTx(ctx, tx, rows, func(seq int64) { seqs = append(seqs, seq) }); err != nil {
+			return err
+		}
+		after := before
+		if n := len(rows); n > 0 {
+			after = ChainPoint{Seq: rows[n-1].Seq, Hash: rows[n-1].Hash}
+		}
+		return d.hook(runID, before, after)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("append result: %w", err)
