@@ -25,6 +25,13 @@ type AnchorRecord struct {
 	CreatedAt time.Time
 }
 
+// Signed reports whether the anchor carries a signature: a signature line
+// in its note, or a Sigstore bundle. It does not check it (internal/anchor
+// does).
+func (a AnchorRecord) Signed() bool {
+	return strings.Contains(a.Note, "\n\n\u2014 ") || len(a.Bundle) > 0
+}
+
 // PutAnchor records run's anchor. A run has one anchor: recording a second
 // is an error (anchors, like seals, are never replaced).
 func (d *DB) PutAnchor(ctx context.Context, a AnchorRecord) error {

@@ -134,6 +134,23 @@ func (d *DB) ChainHead(ctx context.Context) (seq int64, hash string, err error) 
 	return seq, hash, nil
 }
 
+// LastRowOfRun returns the seq and hash of run runID's last result row; the
+// zero ChainPoint when it has none.
+func (d *DB) LastRowOfRun(ctx context.Context, runID int64) (ChainPoint, error) {
+	var p ChainPoint
+	err := d.read(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM results WHERE run_id = ? ORDER BY seq DESC LIMIT 1`, runID).Scan(&p.Seq, &p.Hash)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return ChainPoint{}, fmt.Errorf("last row of run %d: %w", runID, err)
+	}
+	return p, nil
+}
+
 // Results returns the results of run runID in append order.
 func (d *DB) Results(ctx context.Context, runID int64) ([]audit.Result, error) {
 	var out []audit.Result

@@ -43,8 +43,14 @@ type jsonRun struct {
 	LedgerVerified  bool    `json:"ledgerVerified"`
 	LedgerProblem   *string `json:"ledgerProblem"`
 	Complete        bool    `json:"complete"`
-	Kind            string  `json:"kind"`
-	Degraded        bool    `json:"degraded"`
+	Kind            string      `json:"kind"`
+	Degraded        bool        `json:"degraded"`
+	Anchor          *jsonAnchor `json:"anchor"`
+}
+
+type jsonAnchor struct {
+	Signed   bool   `json:"signed"`
+	LogIndex *int64 `json:"logIndex"`
 }
 
 type jsonSummary struct {
@@ -200,6 +206,13 @@ func toJSON(s *Snapshot) *jsonReport {
 	if s.Previous != nil {
 		id := s.Previous.ID
 		r.PreviousRun = &id
+	}
+	if a := s.Run.Anchor; a != nil {
+		r.Run.Anchor = &jsonAnchor{Signed: a.Signed}
+		if a.LogIndex >= 0 {
+			idx := a.LogIndex
+			r.Run.Anchor.LogIndex = &idx
+		}
 	}
 	for _, rc := range s.Recipes {
 		jr := jsonRecipe{
