@@ -29,20 +29,20 @@ type jsonReport struct {
 }
 
 type jsonRun struct {
-	ID              int64   `json:"id"`
-	StartedAt       string  `json:"startedAt"`
-	FinishedAt      *string `json:"finishedAt"`
-	AsOf            string  `json:"asOf"`
-	Repo            string  `json:"repo"`
-	Ref             string  `json:"ref"`
-	Commit          string  `json:"commit"`
-	TrustRoot       string  `json:"trustRoot"`
-	VerifierVersion string  `json:"verifierVersion"`
-	Deep            bool    `json:"deep"`
-	LedgerHead      *string `json:"ledgerHead"`
-	LedgerVerified  bool    `json:"ledgerVerified"`
-	LedgerProblem   *string `json:"ledgerProblem"`
-	Complete        bool    `json:"complete"`
+	ID              int64       `json:"id"`
+	StartedAt       string      `json:"startedAt"`
+	FinishedAt      *string     `json:"finishedAt"`
+	AsOf            string      `json:"asOf"`
+	Repo            string      `json:"repo"`
+	Ref             string      `json:"ref"`
+	Commit          string      `json:"commit"`
+	TrustRoot       string      `json:"trustRoot"`
+	VerifierVersion string      `json:"verifierVersion"`
+	Deep            bool        `json:"deep"`
+	LedgerHead      *string     `json:"ledgerHead"`
+	LedgerVerified  bool        `json:"ledgerVerified"`
+	LedgerProblem   *string     `json:"ledgerProblem"`
+	Complete        bool        `json:"complete"`
 	Kind            string      `json:"kind"`
 	Degraded        bool        `json:"degraded"`
 	Anchor          *jsonAnchor `json:"anchor"`
