@@ -257,6 +257,14 @@ func (t rangedTable) query(where string) string {
 // sealRunTx seals run id, which must be finished and unsealed, after the
 // newest seal; now is the seal's time.
 func sealRunTx(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (Seal, error) {
+	return sealRunMarksTx(ctx, tx, id, now, nil, nil)
+}
+
+// sealRunMarksTx is sealRunTx with the ranged tables' marks given (by
+// table name) instead of taken from the tables, and the state component
+// given instead of computed: RehashUnsafe reproduces the seals of a
+// rewritten ledger range for range.
+func sealRunMarksTx(ctx context.Context, tx *sql.Tx, id int64, now time.Time, marks map[string]int64, state *component) (Seal, error) {
 	prevSeq, prevSeal, prevCovers, err := newestSealTx(ctx, tx)
 	if err != nil {
 		return Seal{}, err
@@ -276,7 +284,11 @@ func sealRunTx(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (Seal, 
 		}
 		rh := newRowHasher(t.name)
 		mark := from
-		rows, err := tx.QueryContext(ctx, t.query(`WHERE k > ?`), from)
+		where, args := `WHERE k > ?`, []any{from}
+		if m, ok := marks[t.name]; ok {
+			where, args, mark = `WHERE k > ? AND k <= ?`, []any{from, m}, m
+		}
+		rows, err := tx.QueryContext(ctx, t.query(where), args...)
 		if err != nil {
 			return Seal{}, fmt.Errorf("seal %s: %w", t.name, err)
 		}
@@ -286,7 +298,9 @@ func sealRunTx(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (Seal, 
 			if vals, err = scanValues(rows, n); err != nil {
 				break
 			}
-			mark = vals[0].(int64) // WHERE k > ? excludes NULL keys
+			if k := vals[0].(int64); k > mark { // WHERE k > ? excludes NULL keys
+				mark = k
+			}
 			err = rh.row(vals[1:])
 		}
 		if err == nil {
@@ -298,11 +312,15 @@ func sealRunTx(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (Seal, 
 		}
 		cs = append(cs, component{name: t.name, mark: mark, rows: rh.rows, digest: rh.sum()})
 	}
-	st := newRowHasher(stateComponent)
-	if err := hashRowsTx(ctx, tx, stateQuery, st, 0); err != nil {
-		return Seal{}, fmt.Errorf("seal state: %w", err)
+	if state != nil {
+		cs = append(cs, *state)
+	} else {
+		st := newRowHasher(stateComponent)
+		if err := hashRowsTx(ctx, tx, stateQuery, st, 0); err != nil {
+			return Seal{}, fmt.Errorf("seal state: %w", err)
+		}
+		cs = append(cs, component{name: stateComponent, mark: -1, rows: st.rows, digest: st.sum()})
 	}
-	cs = append(cs, component{name: stateComponent, mark: -1, rows: st.rows, digest: st.sum()})
 
 	covers := formatCovers(cs)
 	if prevSeal == "" {
