@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -422,18 +423,26 @@ func (c *checker) checkProgress() error {
 				}
 			}
 		}
-		last, err := c.lastRow(runID)
+		last, err := c.db.LastRowOfRun(c.ctx, runID)
 		if err != nil {
 			return err
 		}
+		// The auditor's rows end at the mark's head when its commit
+		// landed, else at the head before it.
+		end := p.Before
+		if at, ok, err := c.db.ChainPointAt(c.ctx, p.After.Seq); err != nil {
+			return err
+		} else if ok && at == p.After {
+			end = p.After
+		}
 		switch {
-		case last == p.After || last == p.Before:
-		case last.Seq > p.After.Seq:
+		case last == end:
+		case last.Seq > end.Seq:
 			bad("run %d holds result rows up to seq %d, but the auditor's last commit for it ended at seq %d: rows %d..%d were not written by the auditor",
-				runID, last.Seq, p.After.Seq, p.After.Seq+1, last.Seq)
+				runID, last.Seq, end.Seq, end.Seq+1, last.Seq)
 		default:
-			bad("run %d's last result row is seq %d %s, but the auditor's last commit for it ended at seq %d %s: its rows were changed",
-				runID, last.Seq, orNone(last.Hash), p.After.Seq, p.After.Hash)
+			bad("run %d's last result row is seq %d %s, but the auditor's last commit for it ended at seq %d %s: its rows were changed or deleted",
+				runID, last.Seq, orNone(last.Hash), end.Seq, orNone(end.Hash))
 		}
 	}
 	return nil
@@ -446,15 +455,11 @@ func orNone(s string) string {
 	return s
 }
 
-// lastRow is run runID's last result row in the chain.
-func (c *checker) lastRow(runID int64) (ledger.ChainPoint, error) {
-	return c.db.LastRowOfRun(c.ctx, runID)
-}
-
-// LogReader reads a logged entry back: the sha256 digest (hex) the entry
-// at index in the log at url commits to.
+// LogReader reads a logged entry back: the digest (algorithm "sha256" or
+// "sha512", lowercase hex) the entry at index in the log at url commits
+// to.
 type LogReader interface {
-	EntryDigest(ctx context.Context, logURL string, index int64) (string, error)
+	EntryDigest(ctx context.Context, logURL string, index int64) (algorithm, digest string, err error)
 }
 
 // readLogs compares every logged anchor with its log entry.
@@ -463,14 +468,25 @@ func (c *checker) readLogs() {
 		if a.LogIndex < 0 || a.LogURL == "" {
 			continue
 		}
-		got, err := c.o.LogReader.EntryDigest(c.ctx, a.LogURL, a.LogIndex)
+		alg, got, err := c.o.LogReader.EntryDigest(c.ctx, a.LogURL, a.LogIndex)
 		if err != nil {
 			c.note("run %d's anchor at %s index %d could not be read back: %v", a.RunID, a.LogURL, a.LogIndex, err)
 			continue
 		}
-		cp := Checkpoint{Origin: c.origin, RunID: a.RunID, Rows: a.Rows, Head: a.Head}
-		sum := sha256.Sum256(cp.Body())
-		if want := hex.EncodeToString(sum[:]); got != want {
+		body := Checkpoint{Origin: c.origin, RunID: a.RunID, Rows: a.Rows, Head: a.Head}.Body()
+		var want string
+		switch alg {
+		case "sha256":
+			sum := sha256.Sum256(body)
+			want = hex.EncodeToString(sum[:])
+		case "sha512":
+			sum := sha512.Sum512(body)
+			want = hex.EncodeToString(sum[:])
+		default:
+			c.note("run %d's anchor at %s index %d is a %s digest, which this auditor does not compute", a.RunID, a.LogURL, a.LogIndex, alg)
+			continue
+		}
+		if got != want {
 			c.fault(&Fault{RunID: a.RunID, Source: SourceLog, Reason: fmt.Sprintf(
 				"the log's entry %d at %s is for checkpoint digest %s, not %s: the anchor names another entry", a.LogIndex, a.LogURL, got, want)})
 			continue

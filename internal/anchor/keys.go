@@ -281,3 +281,8 @@ func (p *keypair) SignData(_ context.Context, data []byte) ([]byte, []byte, erro
 		return sig, d[:], err
 	}
 }
+
+// NoteVerifier is the C2SP signed-note verifier of anchors of origin signed
+// by k, for golang.org/x/mod/sumdb/note.Open: what a third party checks an
+// anchor file with.
+func NoteVerifier(k *Key, origin string) (note.Verifier, error) { return k.noteVerifier(origin) }

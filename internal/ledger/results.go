@@ -151,6 +151,23 @@ func (d *DB) LastRowOfRun(ctx context.Context, runID int64) (ChainPoint, error) 
 	return p, nil
 }
 
+// ChainPointAt returns the result row at seq as a chain point; ok is false
+// when there is none.
+func (d *DB) ChainPointAt(ctx context.Context, seq int64) (p ChainPoint, ok bool, err error) {
+	err = d.read(ctx, func(tx *sql.Tx) error {
+		e := tx.QueryRowContext(ctx, `SELECT seq, hash FROM results WHERE seq = ?`, seq).Scan(&p.Seq, &p.Hash)
+		if errors.Is(e, sql.ErrNoRows) {
+			return nil
+		}
+		ok = e == nil
+		return e
+	})
+	if err != nil {
+		return ChainPoint{}, false, fmt.Errorf("result row %d: %w", seq, err)
+	}
+	return p, ok, nil
+}
+
 // Results returns the results of run runID in append order.
 func (d *DB) Results(ctx context.Context, runID int64) ([]audit.Result, error) {
 	var out []audit.Result
