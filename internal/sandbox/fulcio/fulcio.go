@@ -118,7 +118,7 @@ func (f *Fulcio) signingCert(w http.ResponseWriter, r *http.Request) {
 		chain = append(chain, string(ca.CertPEM(c)))
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK) // Fulcio's REST gateway answers 200, and sigstore-go wants exactly that
+	w.WriteHeader(http.StatusOK)              // Fulcio's REST gateway answers 200, and sigstore-go wants exactly that
 	json.NewEncoder(w).Encode(map[string]any{ //nolint:errcheck // the client sees a short body
 		"signedCertificateEmbeddedSct": map[string]any{"chain": map[string]any{"certificates": chain}},
 	})
