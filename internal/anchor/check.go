@@ -387,63 +387,92 @@ func splitNote(text []byte) (body []byte, sigs int) {
 	return text[:i+1], sigs
 }
 
-// checkProgress checks every progress mark against its run's rows: the
-// run's last result row is the mark's head, or the head before the mark's
-// commit (a process killed between writing the mark and committing). Rows
-// after it were not written by the auditor.
+// checkProgress checks every progress mark against its run's rows.
 func (c *checker) checkProgress() error {
 	runs, err := runFiles(c.o.Dir, progressExt)
 	if err != nil {
 		return err
 	}
 	for _, runID := range runs {
-		text, _, err := readFile(c.o.Dir, runID, progressExt)
+		f, err := progressFault(c.ctx, c.db, c.o.Dir, c.origin, c.o.Trust.Key, runID)
 		if err != nil {
 			return err
 		}
-		bad := func(format string, args ...any) {
-			c.fault(&Fault{RunID: runID, Source: SourceProgress, Reason: fmt.Sprintf(format, args...)})
+		if f != nil {
+			c.fault(f)
 		}
-		body, sigs := splitNote(text)
-		p, err := ParseProgress(body)
-		switch {
-		case err != nil:
-			bad("the progress mark does not parse: %v", err)
-			continue
-		case p.RunID != runID || p.Origin != c.origin:
-			bad("the progress mark names run %d of %s", p.RunID, p.Origin)
-			continue
-		}
-		if k := c.o.Trust.Key; k != nil && sigs > 0 {
-			v, err := k.noteVerifier(c.origin)
-			if err == nil {
-				if _, err := note.Open(text, note.VerifierList(v)); err != nil {
-					bad("the progress mark's signature does not verify: %v", err)
-					continue
-				}
+	}
+	return nil
+}
+
+// progressFault checks run runID's progress mark (if any) against its
+// rows: the run's last result row is the mark's head, or the head before
+// the mark's commit (a process killed between writing the mark and
+// committing). Rows after it were not written by the auditor.
+func progressFault(ctx context.Context, db *ledger.DB, dir, origin string, key *Key, runID int64) (*Fault, error) {
+	text, ok, err := readFile(dir, runID, progressExt)
+	if err != nil || !ok {
+		return nil, err
+	}
+	bad := func(format string, args ...any) (*Fault, error) {
+		return &Fault{RunID: runID, Source: SourceProgress, Reason: fmt.Sprintf(format, args...)}, nil
+	}
+	body, sigs := splitNote(text)
+	p, err := ParseProgress(body)
+	switch {
+	case err != nil:
+		return bad("the progress mark does not parse: %v", err)
+	case p.RunID != runID || p.Origin != origin:
+		return bad("the progress mark names run %d of %s", p.RunID, p.Origin)
+	}
+	if key != nil && sigs > 0 {
+		if v, err := key.noteVerifier(origin); err == nil {
+			if _, err := note.Open(text, note.VerifierList(v)); err != nil {
+				return bad("the progress mark's signature does not verify: %v", err)
 			}
 		}
-		last, err := c.db.LastRowOfRun(c.ctx, runID)
-		if err != nil {
-			return err
-		}
-		// The auditor's rows end at the mark's head when its commit
-		// landed, else at the head before it.
-		end := p.Before
-		if at, ok, err := c.db.ChainPointAt(c.ctx, p.After.Seq); err != nil {
-			return err
-		} else if ok && at == p.After {
-			end = p.After
-		}
-		switch {
-		case last == end:
-		case last.Seq > end.Seq:
-			bad("run %d holds result rows up to seq %d, but the auditor's last commit for it ended at seq %d: rows %d..%d were not written by the auditor",
-				runID, last.Seq, end.Seq, end.Seq+1, last.Seq)
-		default:
-			bad("run %d's last result row is seq %d %s, but the auditor's last commit for it ended at seq %d %s: its rows were changed or deleted",
-				runID, last.Seq, orNone(last.Hash), end.Seq, orNone(end.Hash))
-		}
+	}
+	last, err := db.LastRowOfRun(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	// The auditor's rows end at the mark's head when its commit landed,
+	// else at the head before it.
+	end := p.Before
+	if at, ok, err := db.ChainPointAt(ctx, p.After.Seq); err != nil {
+		return nil, err
+	} else if ok && at == p.After {
+		end = p.After
+	}
+	switch {
+	case last == end:
+		return nil, nil
+	case last.Seq > end.Seq:
+		return bad("run %d holds result rows up to seq %d, but the auditor's last commit for it ended at seq %d: rows %d..%d were not written by the auditor",
+			runID, last.Seq, end.Seq, end.Seq+1, last.Seq)
+	}
+	return bad("run %d's last result row is seq %d %s, but the auditor's last commit for it ended at seq %d %s: its rows were changed or deleted",
+		runID, last.Seq, orNone(last.Hash), end.Seq, orNone(end.Hash))
+}
+
+// CheckResume checks, before an interrupted run is resumed, that its rows
+// are the ones the auditor wrote (its progress mark): a resumed run would
+// otherwise keep rows forged into it and seal them (SPEC §6). A fault is
+// an error naming the run.
+func (a *Anchorer) CheckResume(ctx context.Context, db *ledger.DB, runID int64) error {
+	a.mu.Lock()
+	origin, key := a.origin, a.pkey
+	a.mu.Unlock()
+	var pub *Key
+	if key != nil {
+		pub = key.PublicKey()
+	}
+	f, err := progressFault(ctx, db, a.dir, origin, pub, runID)
+	if err != nil {
+		return err
+	}
+	if f != nil {
+		return fmt.Errorf("run %d cannot be resumed: %s; the ledger was altered while the run was unfinished (see `evidence-auditd ledger verify`)", runID, f.Reason)
 	}
 	return nil
 }
@@ -464,13 +493,26 @@ type LogReader interface {
 
 // readLogs compares every logged anchor with its log entry.
 func (c *checker) readLogs() {
-	for _, a := range c.found {
+	down := map[string]bool{}
+	ids := make([]int64, 0, len(c.found))
+	for id := range c.found {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		a := c.found[id]
 		if a.LogIndex < 0 || a.LogURL == "" {
+			continue
+		}
+		if down[a.LogURL] {
 			continue
 		}
 		alg, got, err := c.o.LogReader.EntryDigest(c.ctx, a.LogURL, a.LogIndex)
 		if err != nil {
-			c.note("run %d's anchor at %s index %d could not be read back: %v", a.RunID, a.LogURL, a.LogIndex, err)
+			// An outage is never tampering; one failure per log is enough
+			// to say so.
+			c.note("run %d's anchor at %s index %d could not be read back (the log's other entries are not tried): %v", a.RunID, a.LogURL, a.LogIndex, err)
+			down[a.LogURL] = true
 			continue
 		}
 		body := Checkpoint{Origin: c.origin, RunID: a.RunID, Rows: a.Rows, Head: a.Head}.Body()
