@@ -8,7 +8,8 @@ import (
 
 // RehashUnsafe rewrites the ledger at path so that it verifies again after
 // someone edited it: it drops the append-only triggers, renumbers the
-// result rows 1, 2, 3, … in their current order and recomputes every
+// result rows 1, 2, 3, … grouped by run (in run id order, then their
+// current order within the run) and recomputes every
 // row's hash, every run's recorded heads and every seal (range for range,
 // at the seal's time) with this package's own algorithms, fixes the run id
 // counter, and re-creates the triggers — exactly what an attacker with
@@ -63,7 +64,7 @@ var appendOnlyTriggers = []struct{ name, create string }{
 }
 
 func rehashResultsTx(ctx context.Context, tx *sql.Tx) error {
-	rows, err := queryRowsTx(ctx, tx, `ORDER BY seq`)
+	rows, err := queryRowsTx(ctx, tx, `ORDER BY run_id, seq`)
 	if err != nil {
 		return err
 	}

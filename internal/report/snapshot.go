@@ -346,6 +346,14 @@ func (s *Snapshot) verifyChain(ctx context.Context, db *ledger.DB, run ledger.Ru
 	return nil
 }
 
+// MarkUnverified records that the ledger does not hold up (problem says
+// how) although its own chain verified — its anchors, kept outside it,
+// disagree (SPEC §10): the document says so first, like a broken chain,
+// and vouches for no head.
+func (s *Snapshot) MarkUnverified(problem string) {
+	s.Run.LedgerVerified, s.Run.LedgerProblem, s.Run.LedgerHead = false, problem, ""
+}
+
 func runInfo(r ledger.Run) RunInfo {
 	ri := RunInfo{
 		ID: r.ID, StartedAt: r.StartedAt.UTC(), AsOf: r.AsOf.UTC(),
