@@ -58,17 +58,24 @@ func writeKeyPair(t *testing.T, dir, alg string) (priv, pub string) {
 	return priv, pub
 }
 
-// addAnchorConfig appends an anchor block to a world's configuration.
+// addAnchorConfig sets the anchor block of a world's configuration (the
+// last block of the file; a previous one is replaced).
 func addAnchorConfig(t *testing.T, w *sandbox.World, lines ...string) {
 	t.Helper()
-	f, err := os.OpenFile(w.ConfigPath(), os.O_APPEND|os.O_WRONLY, 0)
+	raw, err := os.ReadFile(w.ConfigPath())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	fmt.Fprintln(f, "anchor:")
+	text := string(raw)
+	if i := strings.Index(text, "\nanchor:\n"); i >= 0 {
+		text = text[:i+1]
+	}
+	text += "anchor:\n"
 	for _, l := range lines {
-		fmt.Fprintln(f, "  "+l)
+		text += "  " + l + "\n"
+	}
+	if err := os.WriteFile(w.ConfigPath(), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

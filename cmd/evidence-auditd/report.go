@@ -37,7 +37,7 @@ With --sign (and -o FILE), the report is also signed: FILE.sigstore.json is a
 Sigstore bundle over an in-toto statement whose subject is FILE's sha256 and
 whose predicate (https://evidence-auditd.dev/compliance-snapshot/v1) names the
 run, its kind, as-of time, repository, commit, trusted root, ledger head,
-anchor and summary (SPEC §10). It is signed with anchor.key, or keyless through
+anchor and summary. It is signed with anchor.key, or keyless through
 Fulcio where an OIDC token is available, and logged to anchor.log when set;
 only a sealed run of a ledger that holds up against its anchors is signed.
 evidence-auditd verify-report and cosign verify-blob-attestation check it.

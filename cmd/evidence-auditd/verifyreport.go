@@ -24,7 +24,7 @@ func newVerifyReportCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify-report REPORT",
 		Short: "Check a signed compliance snapshot: its signature and signer, and (with the ledger) its run",
-		Long: `verify-report checks a report written by report --sign (SPEC §10): the Sigstore
+		Long: `verify-report checks a report written by report --sign: the Sigstore
 bundle (REPORT.sigstore.json unless --bundle) is signed by the anchor key, or
 keyless by the expected identity through a CA of the trusted root, its
 transparency-log entry (if any) is in a log of the trusted root, and it is an
