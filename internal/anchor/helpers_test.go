@@ -29,7 +29,7 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // keyFile writes a PKCS#8 PEM private key of alg ("ecdsa" or "ed25519")
 // and returns its path.
-func keyFile(t *testing.T, alg string) string {
+func keyFile(t testing.TB, alg string) string {
 	t.Helper()
 	var priv crypto.Signer
 	var err error
@@ -53,7 +53,7 @@ func keyFile(t *testing.T, alg string) string {
 	return p
 }
 
-func loadKey(t *testing.T, path string) *anchor.Key {
+func loadKey(t testing.TB, path string) *anchor.Key {
 	t.Helper()
 	k, err := anchor.LoadPrivateKey(path, "anchor.key")
 	if err != nil {
