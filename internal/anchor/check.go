@@ -259,10 +259,11 @@ func (c *checker) checkAnchor(source string, fileRunID int64, text, bundleJSON [
 		bad("%v", err)
 		return
 	}
+	unchecked := by == "" && (sigs > 0 || len(bundleJSON) > 0) // signed, but not checkable here (noted)
 	if by != "" && (c.signedFrom == 0 || cp.RunID < c.signedFrom) {
 		c.signedFrom = cp.RunID
 	}
-	if by == "" && c.signedFrom != 0 && cp.RunID > c.signedFrom {
+	if by == "" && !unchecked && c.signedFrom != 0 && cp.RunID > c.signedFrom {
 		bad("the anchor is unsigned, but run %d's before it is signed: a signed anchor was replaced", c.signedFrom)
 		return
 	}
