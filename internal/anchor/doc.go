@@ -29,7 +29,9 @@
 // Keys and tokens never leave this package: they are not logged, not
 // stored, not put in errors.
 //
-// anchor imports internal/ledger, internal/config, internal/verify and
-// internal/atomicfile; it must not import cmd/, internal/job or the
-// sandbox. It never prints; callers log the warnings it returns.
+// anchor imports internal/ledger, internal/report (to re-render a signed
+// report's run), internal/audit, internal/config, internal/verify (the
+// signature path of keyless reports) and internal/atomicfile; it must not
+// import cmd/, internal/job or the sandbox. It never prints; callers log the
+// warnings it returns.
 package anchor
