@@ -78,6 +78,7 @@ Exit codes: 0 healthy, 1 could not complete, 2 usage or configuration error,
 		newRunCommand(g),
 		newServeCommand(g),
 		newVerifyCommand(g),
+		newVerifyReportCommand(g),
 		newIssuesCommand(g),
 		newDemoCommand(),
 	)

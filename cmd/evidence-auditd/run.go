@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/anchor"
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
 	"github.com/evidence-auditd/evidence-auditd/internal/escape"
@@ -196,7 +197,12 @@ func printRunSummary(w io.Writer, cfg *config.Config, out *job.Outcome) {
 			fmt.Fprintf(w, "  %d pointers not reached before the run was interrupted (no-verdict/canceled)\n", canceled)
 		}
 	}
-	fmt.Fprintf(w, "\nLedger %s, chain head %s\n", cfg.Ledger.Path, orDash(out.Run.LedgerHead))
+	head := out.Run.LedgerHead
+	if out.Anchor != nil {
+		head = out.Anchor.Head // the run's seal: what the anchor carries
+	}
+	fmt.Fprintf(w, "\nLedger %s, chain head %s\n", cfg.Ledger.Path, orDash(head))
+	fmt.Fprintln(w, anchorLine(out.Anchor))
 	fmt.Fprintln(w, out.Issues)
 }
 
@@ -214,4 +220,26 @@ func sortResults(rs []audit.Result) {
 		}
 		return rs[i].Key.AddedCommit < rs[j].Key.AddedCommit
 	})
+}
+
+// anchorLine says where the run's anchor is and how it is signed and
+// logged (SPEC §10).
+func anchorLine(a *anchor.Anchor) string {
+	if a == nil {
+		return "Anchor: not written (see the warnings above); `evidence-auditd ledger verify` says what is missing"
+	}
+	where := a.NotePath
+	if where == "" {
+		where = "the ledger only"
+	}
+	line := "Anchor " + where + ": "
+	if a.Signed() {
+		line += "signed by " + a.Signature.By
+	} else {
+		line += "unsigned (no anchor.key, no OIDC token): it catches a rewrite of the ledger by anyone who cannot also rewrite the anchor files"
+	}
+	if a.Signature.LogIndex >= 0 {
+		line += fmt.Sprintf("; logged at %s, index %d", a.Signature.LogURL, a.Signature.LogIndex)
+	}
+	return line
 }

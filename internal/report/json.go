@@ -29,22 +29,28 @@ type jsonReport struct {
 }
 
 type jsonRun struct {
-	ID              int64   `json:"id"`
-	StartedAt       string  `json:"startedAt"`
-	FinishedAt      *string `json:"finishedAt"`
-	AsOf            string  `json:"asOf"`
-	Repo            string  `json:"repo"`
-	Ref             string  `json:"ref"`
-	Commit          string  `json:"commit"`
-	TrustRoot       string  `json:"trustRoot"`
-	VerifierVersion string  `json:"verifierVersion"`
-	Deep            bool    `json:"deep"`
-	LedgerHead      *string `json:"ledgerHead"`
-	LedgerVerified  bool    `json:"ledgerVerified"`
-	LedgerProblem   *string `json:"ledgerProblem"`
-	Complete        bool    `json:"complete"`
-	Kind            string  `json:"kind"`
-	Degraded        bool    `json:"degraded"`
+	ID              int64       `json:"id"`
+	StartedAt       string      `json:"startedAt"`
+	FinishedAt      *string     `json:"finishedAt"`
+	AsOf            string      `json:"asOf"`
+	Repo            string      `json:"repo"`
+	Ref             string      `json:"ref"`
+	Commit          string      `json:"commit"`
+	TrustRoot       string      `json:"trustRoot"`
+	VerifierVersion string      `json:"verifierVersion"`
+	Deep            bool        `json:"deep"`
+	LedgerHead      *string     `json:"ledgerHead"`
+	LedgerVerified  bool        `json:"ledgerVerified"`
+	LedgerProblem   *string     `json:"ledgerProblem"`
+	Complete        bool        `json:"complete"`
+	Kind            string      `json:"kind"`
+	Degraded        bool        `json:"degraded"`
+	Anchor          *jsonAnchor `json:"anchor"`
+}
+
+type jsonAnchor struct {
+	Signed   bool   `json:"signed"`
+	LogIndex *int64 `json:"logIndex"`
 }
 
 type jsonSummary struct {
@@ -200,6 +206,13 @@ func toJSON(s *Snapshot) *jsonReport {
 	if s.Previous != nil {
 		id := s.Previous.ID
 		r.PreviousRun = &id
+	}
+	if a := s.Run.Anchor; a != nil {
+		r.Run.Anchor = &jsonAnchor{Signed: a.Signed}
+		if a.LogIndex >= 0 {
+			idx := a.LogIndex
+			r.Run.Anchor.LogIndex = &idx
+		}
 	}
 	for _, rc := range s.Recipes {
 		jr := jsonRecipe{

@@ -112,6 +112,7 @@ func (m *mdWriter) header(s *Snapshot) {
 	} else {
 		m.line("- **Ledger chain head:** unverified — the chain is broken")
 	}
+	m.line("- **Anchor:** " + anchorText(r.Anchor))
 	if s.Previous != nil {
 		m.p("- **Compared with:** run %d (finished %s)\n", s.Previous.ID, mdTime(s.Previous.FinishedAt))
 	} else {
@@ -438,4 +439,19 @@ func short(commit string) string {
 		return commit[:12]
 	}
 	return commit
+}
+
+// anchorText states a run's anchor (SPEC §10) in a few words.
+func anchorText(a *AnchorInfo) string {
+	if a == nil {
+		return "none"
+	}
+	out := "unsigned"
+	if a.Signed {
+		out = "signed"
+	}
+	if a.LogIndex >= 0 {
+		out += fmt.Sprintf(", transparency-log index %d", a.LogIndex)
+	}
+	return out + " (`evidence-auditd ledger verify` checks it)"
 }
