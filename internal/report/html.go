@@ -45,6 +45,7 @@ type htmlPage struct {
 	TrustRoot, LedgerHead     string
 	LedgerVerified            bool
 	LedgerProblem             string
+	Anchor                    string
 	WhatIf, Degraded          bool
 	NoVerdictN, PointersN     int
 	State                     string // "" when complete
@@ -154,6 +155,7 @@ func htmlView(s *Snapshot, o options) *htmlPage {
 	pg := &htmlPage{
 		RunID: r.ID, Repo: line(r.Repo), Ref: line(r.Ref), Commit: line(r.Commit), TrustRoot: line(r.TrustRoot),
 		LedgerHead: line(r.LedgerHead), LedgerVerified: r.LedgerVerified, LedgerProblem: line(r.LedgerProblem),
+		Anchor: strings.ReplaceAll(anchorText(r.Anchor), "`", ""),
 		WhatIf: r.Kind == "what-if", Degraded: r.Degraded, NoVerdictN: s.Summary.NoVerdict, PointersN: s.Summary.Pointers,
 		Action: actionText(s), SchemaVers: SchemaVersion,
 		Started: mdTime(r.StartedAt), AsOf: mdTime(r.AsOf), Finished: "not finished",
