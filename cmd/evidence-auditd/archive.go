@@ -3,11 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -53,7 +50,7 @@ object, media type); 1 the archive or ledger cannot be read; 2 usage.`,
 				return err
 			}
 			log := newLogger(cfg)
-			rep, err := newJob(cfg, log).VerifyArchive(cmd.Context(), progressOf(log, "verified %d/%d archived bundles"))
+			rep, err := newJob(cfg, log).VerifyArchive(cmd.Context(), progressWith(os.Stderr, log, "verified %d/%d archived bundles"))
 			if err != nil {
 				return err
 			}
@@ -116,7 +113,7 @@ with the reason; run backfill again later); 2 usage.`,
 				return err
 			}
 			log := newLogger(cfg)
-			out, err := newJob(cfg, log).Backfill(cmd.Context(), repair, progressOf(log, "archived %d/%d bundles"))
+			out, err := newJob(cfg, log).Backfill(cmd.Context(), repair, progressWith(os.Stderr, log, "archived %d/%d bundles"))
 			if err != nil {
 				return err
 			}
@@ -267,26 +264,6 @@ func printArchiveLine(w io.Writer, cfg *config.Config, s *audit.Summary) {
 		fmt.Fprintf(w, " (%.0f%%)", 100*r)
 	}
 	fmt.Fprintf(w, ", %d copied by this run\n", s.Archived)
-}
-
-// progressOf reports long work: a progress line on a terminal, otherwise
-// a structured log line every 5 s (SPEC §8), format taking done and total.
-func progressOf(log *slog.Logger, format string) func(done, total int) {
-	if p := progressLine(os.Stderr, format); p != nil {
-		return p
-	}
-	var mu sync.Mutex
-	start, last := time.Now(), time.Now()
-	return func(done, total int) {
-		mu.Lock()
-		defer mu.Unlock()
-		if done < total && time.Since(last) < 5*time.Second {
-			return
-		}
-		last = time.Now()
-		log.Info("progress", "what", fmt.Sprintf(format, done, total), "done", done, "total", total,
-			"perSecond", fmt.Sprintf("%.1f", float64(done)/time.Since(start).Seconds()))
-	}
 }
 
 // bytesText renders a size for people: 1.2 MiB.

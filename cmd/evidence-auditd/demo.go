@@ -97,7 +97,7 @@ func runDemo(ctx context.Context, out io.Writer, dir string, keepRunning bool) e
 	fmt.Fprintf(out, "%d pointers merged over %d commits; registry %s, Rekor v1 log %s, Rekor v2 log %s, timestamp authority %s\n\n",
 		len(built.Pointers), len(built.Repo.Merges), w.RegistryHost(), w.LogURL(), w.RekorV2URL(), w.TSAURL())
 
-	outcome, err := newJob(cfg, newLogger(cfg)).Audit(ctx, job.Request{AsOf: now, Deep: true, Progress: progressPrinter(os.Stderr)})
+	outcome, err := newJob(cfg, newLogger(cfg)).Audit(ctx, job.Request{AsOf: now, Deep: true, Progress: progressFor(os.Stderr, newLogger(cfg))})
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func runDemo(ctx context.Context, out io.Writer, dir string, keepRunning bool) e
 	}
 	if len(deleted) > 0 && first.Summary.Complete {
 		fmt.Fprintf(out, "\nDeleted from the registry after that audit (verified, cached and archived): %s. Auditing again …\n\n", strings.Join(deleted, ", "))
-		if outcome, err = newJob(cfg, newLogger(cfg)).Audit(ctx, job.Request{AsOf: now, Deep: true, Progress: progressPrinter(os.Stderr)}); err != nil {
+		if outcome, err = newJob(cfg, newLogger(cfg)).Audit(ctx, job.Request{AsOf: now, Deep: true, Progress: progressFor(os.Stderr, newLogger(cfg))}); err != nil {
 			return err
 		}
 		printRunSummary(out, cfg, outcome)

@@ -18,17 +18,18 @@ func newJob(cfg *config.Config, log *slog.Logger) *job.Job {
 	return &job.Job{Config: cfg, Log: log, UserAgent: "evidence-auditd/" + version, LockRetry: 2 * time.Second}
 }
 
-// progressPrinter renders done/total, rate and ETA on a terminal, and
-// nothing otherwise (STYLE "Output").
-func progressPrinter(w *os.File) func(done, total int) {
-	return progressLine(w, "audited %d/%d pointers")
+// progressFor renders done/total, rate and ETA on w when it is a terminal
+// (STYLE "Output"), and otherwise logs a structured progress line at a
+// steady interval (SPEC §8: progress also when stderr is not a terminal).
+func progressFor(w *os.File, log *slog.Logger) func(done, total int) {
+	return progressWith(w, log, "audited %d/%d pointers")
 }
 
-// progressLine is progressPrinter with its own words: format takes done
-// and total.
-func progressLine(w *os.File, format string) func(done, total int) {
+// progressWith is progressFor in other words: format takes done and total
+// (e.g. "archived %d/%d bundles").
+func progressWith(w *os.File, log *slog.Logger, format string) func(done, total int) {
 	if fi, err := w.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return nil
+		return job.ProgressLog(log, 0, nil)
 	}
 	start := time.Now()
 	var last time.Time

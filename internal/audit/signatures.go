@@ -66,7 +66,7 @@ func progress(v Verification) int {
 // withCandidates adds to chosen, the verification of sigs[pick], what
 // became of the other candidates; tried holds the failed verifications of
 // sigs[:len(tried)]. When the preferred signature verified and nothing was
-// skipped, chosen is returned unchanged.
+// skipped, or when it was the only candidate, chosen is returned unchanged.
 func withCandidates(chosen Verification, ev *Evidence, sigs []Signature, tried []Verification, pick int) Verification {
 	healthy := chosen.Verdict.Healthy()
 	if healthy && pick == 0 && len(ev.Skipped) == 0 {
@@ -80,6 +80,9 @@ func withCandidates(chosen Verification, ev *Evidence, sigs []Signature, tried [
 	}
 	for _, sk := range ev.Skipped {
 		others = append(others, fmt.Sprintf("referrer %s not usable: %s", short(sk.ReferrerDigest), sk.Reason))
+	}
+	if len(others) == 0 {
+		return chosen // the only candidate: nothing to say about others
 	}
 	n := len(sigs) + len(ev.Skipped)
 	check := Check{Name: CheckSignatureCandidates}

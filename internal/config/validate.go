@@ -70,6 +70,9 @@ func (c *Config) Finalize() error {
 	if c.Archive.Dir == "" {
 		c.Archive.Dir = filepath.Join(c.DataDir, "archive")
 	}
+	if c.Anchor.Dir == "" && c.Ledger.Path != "" {
+		c.Anchor.Dir = c.Ledger.Path + ".anchors"
+	}
 	return c.Validate()
 }
 
@@ -177,6 +180,20 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownGrace < Duration(time.Second) || c.ShutdownGrace > Duration(time.Hour) {
 		bad("shutdownGrace", "%s is out of range 1s..1h", c.ShutdownGrace)
+	}
+	for key, u := range map[string]string{"anchor.fulcioURL": c.Anchor.FulcioURL, "anchor.log": c.Anchor.Log, "anchor.timestampURL": c.Anchor.TimestampURL} {
+		if u == "" {
+			continue
+		}
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			bad(key, "%q is not an http(s) URL", u)
+		}
+	}
+	if c.Anchor.FulcioURL == "" {
+		bad("anchor.fulcioURL", "must not be empty (default https://fulcio.sigstore.dev)")
+	}
+	if (c.Anchor.Identity == "") != (c.Anchor.Issuer == "") {
+		bad("anchor.identity", "set anchor.identity and anchor.issuer together (the keyless signer anchors and reports must carry)")
 	}
 	switch c.Log.Format {
 	case "text", "json":

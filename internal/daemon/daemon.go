@@ -29,6 +29,18 @@ type RunStats struct {
 	ByAge     map[string]int // pointer versions by age
 	// Archive is the run's archive coverage (SPEC §9).
 	Archive audit.ArchiveCoverage
+	// Anchor is the run's anchor (SPEC §10); the zero value when none was
+	// written.
+	Anchor AnchorStats
+}
+
+// AnchorStats is what the daemon logs and exports of a run's anchor: never
+// a key or a token, only the head and who signed.
+type AnchorStats struct {
+	RunID    int64  // the anchored run; 0: no anchor
+	Head     string // the anchored head, sha256:<hex>
+	SignedBy string // "" unsigned
+	LogIndex int64  // -1 not logged
 }
 
 // Result classifies the run for evidence_auditd_runs_total.
@@ -287,6 +299,7 @@ func (d *Daemon) runOnce(ctx context.Context, slot time.Time) {
 	<-watched
 	end := d.o.Clock.Now()
 	d.m.inProgress.Set(0)
+	d.m.Progress(0, 0)
 
 	d.mu.Lock()
 	d.lastErr = err
@@ -297,7 +310,15 @@ func (d *Daemon) runOnce(ctx context.Context, slot time.Time) {
 		return
 	}
 	d.m.runEnded(st.Result(), end.Sub(start), end, &st)
-	d.log.Info("audit finished", "run", st.RunID, "result", st.Result(), "duration", end.Sub(start).Round(time.Millisecond).String())
+	attrs := []any{"run", st.RunID, "result", st.Result(), "duration", end.Sub(start).Round(time.Millisecond).String()}
+	if a := st.Anchor; a.RunID > 0 {
+		signedBy := a.SignedBy
+		if signedBy == "" {
+			signedBy = "unsigned"
+		}
+		attrs = append(attrs, "anchoredRun", a.RunID, "head", a.Head, "signedBy", signedBy, "logIndex", a.LogIndex)
+	}
+	d.log.Info("audit finished", attrs...)
 	if st.Complete && d.o.HeartbeatURL != "" {
 		d.ping(ctx)
 	}

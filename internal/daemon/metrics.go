@@ -48,6 +48,9 @@ type Metrics struct {
 	lastRun     prometheus.Gauge
 	nextRun     prometheus.Gauge
 	inProgress  prometheus.Gauge
+	runDone     prometheus.Gauge
+	runTotal    prometheus.Gauge
+	anchored    prometheus.Gauge
 	pointers    *prometheus.GaugeVec
 	ages        *prometheus.GaugeVec
 	archive     *prometheus.GaugeVec
@@ -74,8 +77,14 @@ func NewMetrics() *Metrics {
 			Help: "Unix time at which the last audit run ended, whatever its result."}),
 		nextRun: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "next_run_timestamp_seconds",
 			Help: "Unix time of the next scheduled audit run."}),
+		anchored: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "anchored_run_id",
+			Help: "Id of the newest run whose ledger head is anchored outside the database (SPEC §10); 0 before the first. Compare with the anchor files and the ledger."}),
 		inProgress: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "run_in_progress",
 			Help: "1 while this process runs an audit."}),
+		runDone: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "run_pointers_done",
+			Help: "Pointer versions the audit in progress has decided so far (progress; 0 between runs)."}),
+		runTotal: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "run_pointers_total",
+			Help: "Pointer versions the audit in progress will decide (progress; 0 between runs)."}),
 		pointers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "pointers",
 			Help: "Pointer versions of the last complete run by verdict."}, []string{"verdict"}),
 		ages: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "pointer_ages",
@@ -96,7 +105,7 @@ func NewMetrics() *Metrics {
 		lockWaits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "lock_waits_total",
 			Help: "Times an audit had to wait because another process held the audit lock."}),
 	}
-	m.reg.MustRegister(m.runs, m.duration, m.lastSuccess, m.lastRun, m.nextRun, m.inProgress, m.pointers, m.ages, m.archive,
+	m.reg.MustRegister(m.runs, m.duration, m.lastSuccess, m.lastRun, m.nextRun, m.inProgress, m.runDone, m.runTotal, m.anchored, m.pointers, m.ages, m.archive,
 		m.issueOps, m.requests, m.latency, m.heartbeats, m.lockWaits,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{ResultHealthy, ResultFindings, ResultFailed, ResultInterrupted} {
@@ -111,6 +120,13 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // Handler serves the registry in the Prometheus exposition formats.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Progress records the progress of the audit in progress (done of total
+// pointer versions decided); its signature is that of job.Request.Progress.
+func (m *Metrics) Progress(done, total int) {
+	m.runDone.Set(float64(done))
+	m.runTotal.Set(float64(total))
 }
 
 // IssueOperation implements IssueObserver.
@@ -156,11 +172,18 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
+// SetAnchoredRun sets the anchored-run gauge, e.g. from the ledger at
+// start (the newest anchored run before this process).
+func (m *Metrics) SetAnchoredRun(id int64) { m.anchored.Set(float64(id)) }
+
 // runEnded records one run.
 func (m *Metrics) runEnded(result string, d time.Duration, end time.Time, st *RunStats) {
 	m.runs.WithLabelValues(result).Inc()
 	m.duration.Observe(d.Seconds())
 	m.lastRun.Set(unix(end))
+	if st != nil && st.Anchor.RunID > 0 {
+		m.anchored.Set(float64(st.Anchor.RunID))
+	}
 	if st != nil && st.Complete {
 		m.lastSuccess.Set(unix(end))
 		m.setCounts(*st)

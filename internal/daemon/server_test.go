@@ -15,6 +15,7 @@ import (
 func TestServerEndpoints(t *testing.T) {
 	m := daemon.NewMetrics()
 	m.IssueOperation("recert", "create", nil)
+	m.Progress(120, 2000)
 	rt := m.InstrumentTransport("registry", roundTrip(func(*http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 404, Body: io.NopCloser(strings.NewReader("")), Header: http.Header{}}, nil
 	}))
@@ -67,6 +68,8 @@ func TestServerEndpoints(t *testing.T) {
 		`evidence_auditd_issue_operations_total{kind="recert",op="create",outcome="ok"} 1`,
 		`evidence_auditd_requests_total{code="404",method="HEAD",service="registry"} 1`,
 		`evidence_auditd_request_duration_seconds_count{method="HEAD",service="registry"} 1`,
+		"evidence_auditd_run_pointers_done 120",
+		"evidence_auditd_run_pointers_total 2000",
 		"go_goroutines",
 	} {
 		if !strings.Contains(body, want) {

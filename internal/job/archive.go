@@ -53,7 +53,7 @@ func NewArchive(cfg *config.Config, userAgent string, inst Instruments, readOnly
 	}
 	repo, err := pusher.Repository(cfg.Archive.URL)
 	if err != nil {
-		return nil, usage(fmt.Errorf("archive.url %w", err))
+		return nil, Usage(fmt.Errorf("archive.url %w", err))
 	}
 	host := repo.RegistryStr()
 	var plain []string
@@ -80,7 +80,7 @@ func NewArchive(cfg *config.Config, userAgent string, inst Instruments, readOnly
 	}
 	r, err := archive.OpenRepository(cfg.Archive.URL, reader, pusher, nil)
 	if err != nil {
-		return nil, usage(err)
+		return nil, Usage(err)
 	}
 	return r, nil
 }
@@ -123,7 +123,7 @@ type BackfillOutcome struct {
 func (j *Job) Backfill(ctx context.Context, repair bool, progress func(done, total int)) (*BackfillOutcome, error) {
 	cfg := j.Config
 	if !cfg.Archive.Enabled {
-		return nil, usage(errArchiveDisabled)
+		return nil, Usage(errArchiveDisabled)
 	}
 	if _, err := os.Stat(cfg.Ledger.Path); err != nil {
 		return nil, fmt.Errorf("ledger %s: %w (run `evidence-auditd run` first)", cfg.Ledger.Path, err)
@@ -240,7 +240,7 @@ func (j *Job) Backfill(ctx context.Context, repair bool, progress func(done, tot
 func (j *Job) VerifyArchive(ctx context.Context, progress func(done, total int)) (*archive.VerifyReport, error) {
 	cfg := j.Config
 	if !cfg.Archive.Enabled {
-		return nil, usage(errArchiveDisabled)
+		return nil, Usage(errArchiveDisabled)
 	}
 	db, err := ledger.OpenReadOnly(ctx, cfg.Ledger.Path)
 	if err != nil {
@@ -303,7 +303,7 @@ func (r Restored) OK() bool {
 func (j *Job) Restore(ctx context.Context, req RestoreRequest) ([]Restored, error) {
 	cfg := j.Config
 	if !cfg.Archive.Enabled {
-		return nil, usage(errArchiveDisabled)
+		return nil, Usage(errArchiveDisabled)
 	}
 	pusher, err := archive.NewPusher(j.UserAgent, cfg.Registry.PlainHTTP)
 	if err != nil {
@@ -311,7 +311,7 @@ func (j *Job) Restore(ctx context.Context, req RestoreRequest) ([]Restored, erro
 	}
 	target, err := pusher.Repository(req.To)
 	if err != nil {
-		return nil, usage(fmt.Errorf("--to %w", err))
+		return nil, Usage(fmt.Errorf("--to %w", err))
 	}
 	db, err := ledger.OpenReadOnly(ctx, cfg.Ledger.Path)
 	if err != nil {

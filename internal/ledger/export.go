@@ -13,9 +13,9 @@ import (
 // snapshot: one object per record, each with a "type" field, in this order
 // — run (by id), walk, pointerVersion (by repo, ref, added time, path),
 // result (by seq), bundle (by digest, with its verifications), checkpoint
-// (by id), issue (by recipe, kind), issueOp (by id), archived (by id).
-// Times are the stored UTC strings ("" for unknown); byte fields that are
-// not necessarily JSON
+// (by id), issue (by recipe, kind), issueOp (by id), seal (by sealing
+// order), anchor (by run), archived (by id). Times are the stored
+// UTC strings ("" for unknown); byte fields that are not necessarily JSON
 // (pointer content, bundles, statements, checkpoint roots) are base64.
 // Result rows carry enc, prevHash and hash, so the chain can be recomputed
 // from an export alone (phases and checks are the hashed JSON text).
@@ -27,7 +27,7 @@ func (d *DB) Export(ctx context.Context, w io.Writer) error {
 			exportRunsTx, exportWalksTx, exportPointerVersionsTx, exportResultsTx,
 			exportRunInputsTx, exportRunRecipesTx,
 			exportBundlesTx, exportCheckpointsTx, exportIssuesTx, exportIssueOpsTx,
-			exportArchivedTx,
+			exportSealsTx, exportAnchorsTx, exportArchivedTx,
 		} {
 			if err := step(ctx, tx, enc); err != nil {
 				return err
@@ -389,6 +389,47 @@ func exportRunRecipesTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) erro
 		}
 		r.NeedsRecert, r.Undetermined, r.Lost = needs == 1, undet == 1, rawOrNull(lost)
 		return enc.Encode(r)
+	})
+}
+
+type exportSeal struct {
+	Type     string `json:"type"`
+	Seq      int64  `json:"seq"`
+	RunID    int64  `json:"runId"`
+	Enc      int    `json:"enc"`
+	Covers   string `json:"covers"`
+	PrevSeal string `json:"prevSeal"`
+	Seal     string `json:"seal"`
+	SealedAt string `json:"sealedAt"`
+}
+
+func exportSealsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
+	return each(ctx, tx, `SELECT seq, run_id, enc, covers, prev_seal, seal, sealed_at FROM run_seals ORDER BY seq`, func(s scanner) error {
+		e := exportSeal{Type: "seal"}
+		if err := s.Scan(&e.Seq, &e.RunID, &e.Enc, &e.Covers, &e.PrevSeal, &e.Seal, &e.SealedAt); err != nil {
+			return err
+		}
+		return enc.Encode(e)
+	})
+}
+
+type exportAnchor struct {
+	Type      string `json:"type"`
+	RunID     int64  `json:"runId"`
+	Note      string `json:"note"`
+	Bundle    []byte `json:"bundle"`
+	LogURL    string `json:"logUrl"`
+	LogIndex  int64  `json:"logIndex"`
+	CreatedAt string `json:"createdAt"`
+}
+
+func exportAnchorsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
+	return each(ctx, tx, `SELECT run_id, note, bundle, log_url, log_index, created_at FROM anchors ORDER BY run_id`, func(s scanner) error {
+		a := exportAnchor{Type: "anchor"}
+		if err := s.Scan(&a.RunID, &a.Note, &a.Bundle, &a.LogURL, &a.LogIndex, &a.CreatedAt); err != nil {
+			return err
+		}
+		return enc.Encode(a)
 	})
 }
 

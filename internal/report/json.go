@@ -29,23 +29,29 @@ type jsonReport struct {
 }
 
 type jsonRun struct {
-	ID              int64   `json:"id"`
-	StartedAt       string  `json:"startedAt"`
-	FinishedAt      *string `json:"finishedAt"`
-	AsOf            string  `json:"asOf"`
-	Repo            string  `json:"repo"`
-	Ref             string  `json:"ref"`
-	Commit          string  `json:"commit"`
-	TrustRoot       string  `json:"trustRoot"`
-	VerifierVersion string  `json:"verifierVersion"`
-	Deep            bool    `json:"deep"`
-	LedgerHead      *string `json:"ledgerHead"`
-	LedgerVerified  bool    `json:"ledgerVerified"`
-	LedgerProblem   *string `json:"ledgerProblem"`
-	Complete        bool    `json:"complete"`
-	Kind            string  `json:"kind"`
-	Degraded        bool    `json:"degraded"`
-	Archive         *string `json:"archive"`
+	ID              int64       `json:"id"`
+	StartedAt       string      `json:"startedAt"`
+	FinishedAt      *string     `json:"finishedAt"`
+	AsOf            string      `json:"asOf"`
+	Repo            string      `json:"repo"`
+	Ref             string      `json:"ref"`
+	Commit          string      `json:"commit"`
+	TrustRoot       string      `json:"trustRoot"`
+	VerifierVersion string      `json:"verifierVersion"`
+	Deep            bool        `json:"deep"`
+	LedgerHead      *string     `json:"ledgerHead"`
+	LedgerVerified  bool        `json:"ledgerVerified"`
+	LedgerProblem   *string     `json:"ledgerProblem"`
+	Complete        bool        `json:"complete"`
+	Kind            string      `json:"kind"`
+	Degraded        bool        `json:"degraded"`
+	Anchor          *jsonAnchor `json:"anchor"`
+	Archive         *string     `json:"archive"`
+}
+
+type jsonAnchor struct {
+	Signed   bool   `json:"signed"`
+	LogIndex *int64 `json:"logIndex"`
 }
 
 type jsonSummary struct {
@@ -205,7 +211,7 @@ func toJSON(s *Snapshot) *jsonReport {
 			TrustRoot: s.Run.TrustRoot, VerifierVersion: s.Run.VerifierVersion, Deep: s.Run.Deep,
 			LedgerHead: strOrNull(s.Run.LedgerHead), LedgerVerified: s.Run.LedgerVerified,
 			LedgerProblem: strOrNull(s.Run.LedgerProblem), Complete: s.Run.Complete,
-			Kind: runKind(s.Run.Kind), Degraded: s.Run.Degraded, Archive: strOrNull(s.Archive.Store),
+			Kind: runKind(s.Run.Kind), Degraded: s.Run.Degraded,
 		},
 		Summary: jsonSummary{
 			Pointers: s.Summary.Pointers, Verified: s.Summary.Verified,
@@ -218,12 +224,20 @@ func toJSON(s *Snapshot) *jsonReport {
 		Changes: make([]jsonChange, 0, len(s.Changes)),
 		Notes:   append([]string{}, s.Notes...),
 	}
+	r.Run.Archive = strOrNull(s.Archive.Store)
 	if ratio, ok := s.Archive.Coverage.Ratio(); ok {
 		r.Summary.ArchiveCoverage.Ratio = &ratio
 	}
 	if s.Previous != nil {
 		id := s.Previous.ID
 		r.PreviousRun = &id
+	}
+	if a := s.Run.Anchor; a != nil {
+		r.Run.Anchor = &jsonAnchor{Signed: a.Signed}
+		if a.LogIndex >= 0 {
+			idx := a.LogIndex
+			r.Run.Anchor.LogIndex = &idx
+		}
 	}
 	for _, rc := range s.Recipes {
 		jr := jsonRecipe{
@@ -252,10 +266,7 @@ func pointerJSON(p *Pointer) jsonPointer {
 		AttestedAt: stampOrNull(res.AttestedAt), Age: strOrNull(string(res.Age)),
 		Verdict: string(res.Verdict), Class: strOrNull(string(res.Class)), Detail: res.Detail,
 		Hint: strOrNull(res.Hint), VerifiedVia: string(res.VerifiedVia), Phases: res.Phases,
-		Archive: jsonArchive{State: p.Archive.State, At: stampOrNull(p.Archive.At)},
-	}
-	if jp.Archive.State == "" {
-		jp.Archive.State = ArchiveNone
+		Archive: jsonArchive{State: archiveState(p.Archive), At: stampOrNull(p.Archive.At)},
 	}
 	if in.RemovedAt != nil {
 		jp.RemovedAt = stampOrNull(*in.RemovedAt)

@@ -89,6 +89,19 @@ type RunInfo struct {
 	// renderers say so before anything else, since its recipe statuses are
 	// mostly undetermined rather than healthy.
 	Degraded bool
+	// Anchor is the run's anchor as the ledger records it (SPEC §10); nil
+	// when the run has none (unfinished, or finished before anchoring).
+	// `ledger verify` and `verify-report` check it; the report only
+	// states it.
+	Anchor *AnchorInfo
+}
+
+// AnchorInfo is a run's anchor as recorded (SPEC §5 "run.anchor").
+type AnchorInfo struct {
+	// Signed: the anchor carries a signature (by anchor.key, or keyless).
+	Signed bool
+	// LogIndex is its transparency-log index; -1 when it was not logged.
+	LogIndex int64
 }
 
 // RunRef names another run.
@@ -324,9 +337,29 @@ func (s *Snapshot) verifyChain(ctx context.Context, db *ledger.DB, run ledger.Ru
 	if !run.Finished {
 		s.Run.LedgerHead = rep.Head // the chain's head now, recomputed
 	}
-	// A finished run's recorded head was checked against the recomputed
-	// chain by Verify.
+	// A finished run's head is its seal (it covers everything this report
+	// is rendered from, and is what its anchor carries), which Verify
+	// recomputed; a run finished before seals existed keeps its result
+	// chain head, which Verify checked too.
+	for _, seal := range rep.Seals {
+		if seal.RunID == run.ID {
+			s.Run.LedgerHead = seal.Head
+		}
+	}
+	if a, ok, err := db.Anchor(ctx, run.ID); err != nil {
+		return err
+	} else if ok {
+		s.Run.Anchor = &AnchorInfo{Signed: a.Signed(), LogIndex: a.LogIndex}
+	}
 	return nil
+}
+
+// MarkUnverified records that the ledger does not hold up (problem says
+// how) although its own chain verified — its anchors, kept outside it,
+// disagree (SPEC §10): the document says so first, like a broken chain,
+// and vouches for no head.
+func (s *Snapshot) MarkUnverified(problem string) {
+	s.Run.LedgerVerified, s.Run.LedgerProblem, s.Run.LedgerHead = false, problem, ""
 }
 
 func runInfo(r ledger.Run) RunInfo {
