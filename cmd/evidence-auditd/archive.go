@@ -17,7 +17,7 @@ func newArchiveCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "archive",
 		Short: "Check, fill and restore the auditor's own copies of verified bundles",
-		Long: `The archive (SPEC §9) keeps a digest-preserving copy of every bundle the
+		Long: `The archive keeps a digest-preserving copy of every bundle the
 auditor verified healthy — summary manifest, config, layer and signature — in
 an OCI image layout (archive.dir, under dataDir by default) or an OCI
 repository (archive.url). When a registry deletes a bundle or goes private,

@@ -110,7 +110,8 @@ func TestVersion(t *testing.T) {
 // operator to a contract document they do not have.
 func TestHelpNeedsNoSpec(t *testing.T) {
 	for _, args := range [][]string{{}, {"list"}, {"run"}, {"serve"}, {"report"}, {"verify"}, {"ledger"}, {"ledger", "verify"},
-		{"ledger", "export"}, {"ledger", "migrate"}, {"issues"}, {"issues", "sync"}, {"demo"}, {"version"}, {"verify-report"}} {
+		{"ledger", "export"}, {"ledger", "migrate"}, {"issues"}, {"issues", "sync"}, {"demo"}, {"version"}, {"verify-report"},
+		{"archive"}, {"archive", "verify"}, {"archive", "backfill"}, {"archive", "restore"}} {
 		r := run(t, nil, append(args, "--help")...)
 		if r.code != 0 {
 			t.Errorf("%v --help: exit %d", args, r.code)
