@@ -154,8 +154,8 @@ func TestE2EReportHTMLChromium(t *testing.T) {
 	dom, _ := headless(t, bin, page, "--dump-dom")
 	for _, want := range []string{
 		"<h1>Evidence audit — run 2</h1>",
-		"Needs action: 4 recipes to re-certify, 3 lost bundles, 8 invalid pointers.",
-		`<div class="v">18</div><div class="l">pointers</div>`,
+		"Needs action: 4 recipes to re-certify, 4 lost bundles, 8 invalid pointers.",
+		`<div class="v">19</div><div class="l">pointers</div>`,
 		`<div class="v">4</div><div class="l">recipes to re-certify</div>`,
 		`aria-label="Verdict and age counts"`,
 		"Changes since run 1",
