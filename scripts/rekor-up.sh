@@ -5,18 +5,19 @@
 #   scripts/rekor-up.sh            # prints REKOR_URL=... on its last line
 #   eval "$(scripts/rekor-up.sh | tail -n1)"
 #
-# Binaries are built from the tools module .ci/tools (pinned in its go.mod)
-# into .ci/bin/rekor-<hash of go.mod+go.sum>/, so a warm start builds nothing.
+# Binaries come from scripts/build-servers.sh (built once per tools module
+# into .ci/bin/servers-<hash>/, so a warm start builds nothing).
 # State (PIDs, URL, data directory) goes to $REKOR_STATE (default
 # .ci/cache/rekor/state), which rekor-down.sh reads to stop exactly what this
 # started.
 #
 # Listeners: MariaDB, Trillian (gRPC and metrics) and rekor-server bind to
-# 127.0.0.1 on the ports below. rekor-server v1.5.4 additionally opens its
-# Prometheus listener on :2112 (all interfaces) — the address is a literal in
-# cmd/rekor-server/app/serve.go — so two stacks on one machine clash there.
-# That is acceptable on the isolated CI machine; nothing else listens on 2112.
-# (Its pprof listener on :6060 only opens with --enable_pprof, not set here.)
+# 127.0.0.1 on the ports below. rekor-server v1.5.4 hard-codes its Prometheus
+# listener on :2112 (all interfaces); the build patches it to
+# REKOR_METRICS_ADDRESS, set here to 127.0.0.1:$REKOR_METRICS_PORT, so it
+# neither listens beyond loopback nor clashes with the timestamp authority
+# of scripts/rekor-v2-up.sh. (Its pprof listener only opens with
+# --enable_pprof, not set here.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -27,6 +28,7 @@ TLOG_HTTP=${REKOR_TRILLIAN_HTTP_PORT:-18091}
 SIGNER_RPC=${REKOR_SIGNER_RPC_PORT:-18190}
 SIGNER_HTTP=${REKOR_SIGNER_HTTP_PORT:-18191}
 REKOR_PORT=${REKOR_PORT:-13000}
+REKOR_METRICS_PORT=${REKOR_METRICS_PORT:-2112}
 STATE=${REKOR_STATE:-$ROOT/.ci/cache/rekor/state}
 
 log() { printf 'rekor-up: %s\n' "$*" >&2; }
@@ -53,18 +55,8 @@ if ! command -v mariadbd >/dev/null || ! command -v mariadb-install-db >/dev/nul
 fi
 t_apt=$SECONDS
 
-# --- servers, built once per tools go.sum ------------------------------------
-key=$(cat .ci/tools/go.mod .ci/tools/go.sum | sha256sum | cut -c1-16)
-BIN=$ROOT/.ci/bin/rekor-$key
-if [[ ! -x $BIN/rekor-server || ! -x $BIN/trillian_log_server || ! -x $BIN/trillian_log_signer ]]; then
-	log "building rekor-server v1.5.4, trillian v1.8.0 into $BIN (cold: several minutes)"
-	mkdir -p "$BIN.tmp"
-	(cd .ci/tools && GOFLAGS=-mod=readonly go build -trimpath -o "$BIN.tmp/" \
-		github.com/sigstore/rekor/cmd/rekor-server \
-		github.com/google/trillian/cmd/trillian_log_server \
-		github.com/google/trillian/cmd/trillian_log_signer)
-	rm -rf "$BIN" && mv "$BIN.tmp" "$BIN"
-fi
+# --- servers, built once per tools module -------------------------------------
+BIN=$(scripts/build-servers.sh | tail -n1)
 SCHEMA=$(cd .ci/tools && GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' github.com/google/trillian)/storage/mysql/schema/storage.sql
 t_build=$SECONDS
 
@@ -141,7 +133,7 @@ wait_for trillian_log_signer 30 curl -sf "http://127.0.0.1:$SIGNER_HTTP/healthz"
 # default memory signer makes a new one every start).
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$RUN/rekor-key.pem" 2>/dev/null ||
 	fail "generating the log key failed"
-"$BIN/rekor-server" serve \
+REKOR_METRICS_ADDRESS=127.0.0.1:$REKOR_METRICS_PORT "$BIN/rekor-server" serve \
 	--log_type=prod \
 	--rekor_server.address=127.0.0.1 --port="$REKOR_PORT" --rekor_server.hostname=127.0.0.1 \
 	--trillian_log_server.address=127.0.0.1 --trillian_log_server.port="$TLOG_RPC" \

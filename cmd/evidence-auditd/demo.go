@@ -34,10 +34,13 @@ known failures, wrong signer, broken inventory, path squat, malformed,
 legacy, flaky and forbidden registries, deleted bundles, aged evidence), in
 both transparency-log eras (Rekor v1 entries with signed entry timestamps;
 Rekor v2 entries with C2SP checkpoints and RFC 3161 timestamps), then runs a
-full audit against it on loopback and prints the summary. It then deletes
-the bundles that scenario marks for deletion after an audit, and audits
-again: those must be proven from the ledger's cache and the log. Nothing
-leaves the machine.
+full audit against it on loopback and prints the summary. That audit also
+copies every healthy bundle into the auditor's archive (an OCI layout in
+--dir). It then deletes the bundles that scenario marks for deletion after an
+audit, and audits again: those must be proven from the archived copies
+(archived), where an auditor without the archive could prove them only from
+the ledger's cache and the log (rekor-only); the scenario table says which.
+Nothing leaves the machine.
 
 It leaves in --dir a ready configuration (evidence-auditd.yaml), the ledger
 and the reports, so report, ledger verify and list work on it afterwards.
@@ -100,16 +103,17 @@ func runDemo(ctx context.Context, out io.Writer, dir string, keepRunning bool) e
 	}
 	printRunSummary(out, cfg, outcome)
 	first := outcome
-	// The second phase: bundles the first audit verified and cached are
-	// deleted from the registry, and a second audit must prove them from
-	// that cache and the transparency log (a Rekor v2 entry can be tied to
-	// its digest no other way).
+	// The second phase: bundles the first audit verified, cached and
+	// archived are deleted from the registry, and a second audit must prove
+	// them from the archive (SPEC §9) — without it, only from the ledger's
+	// cache and the transparency log (a Rekor v2 entry can be tied to its
+	// digest no other way).
 	deleted, err := w.DeleteAudited(ctx, built)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	if len(deleted) > 0 && first.Summary.Complete {
-		fmt.Fprintf(out, "\nDeleted from the registry after that audit (verified and cached): %s. Auditing again …\n\n", strings.Join(deleted, ", "))
+		fmt.Fprintf(out, "\nDeleted from the registry after that audit (verified, cached and archived): %s. Auditing again …\n\n", strings.Join(deleted, ", "))
 		if outcome, err = newJob(cfg, newLogger(cfg)).Audit(ctx, job.Request{AsOf: now, Deep: true, Progress: progressFor(os.Stderr, newLogger(cfg))}); err != nil {
 			return err
 		}
@@ -167,7 +171,8 @@ func demoDir(dir string) (string, error) {
 // built for, and returns how many differ. With a second audit (after the
 // DeleteAfterAudit bundles were deleted), every scenario is checked in
 // both: those deleted against AfterDelete, the others against the same
-// expectation; a row shows "first → second" where the two differ.
+// expectation; a row shows "first → second" where the two differ, and
+// what the verdict would have been without the archive.
 func printExpectations(w io.Writer, built *sandbox.Built, first, second []audit.Result, twoAudits bool) int {
 	index := func(rs []audit.Result) map[audit.VersionKey]audit.Result {
 		m := map[audit.VersionKey]audit.Result{}
@@ -230,7 +235,14 @@ func printExpectations(w io.Writer, built *sandbox.Built, first, second []audit.
 			mark = "MISMATCH"
 			bad++
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", mark, p.Case.Name, want, got, age)
+		line := fmt.Sprintf("  %s\t%s\t%s\t%s\t%s", mark, p.Case.Name, want, got, age)
+		switch {
+		case twoAudits && p.Case.DeleteAfterAudit && p.Case.WithoutArchive.Verdict != "":
+			line += "\tthe archive proved it; without it: " + expected(p.Case.WithoutArchive)
+		case p.Case.DeleteAfterPublish:
+			line += "\tdeleted before any audit: nothing archived"
+		}
+		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
 	return bad

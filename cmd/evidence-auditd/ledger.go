@@ -8,11 +8,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/spf13/cobra"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/anchor"
 	"github.com/evidence-auditd/evidence-auditd/internal/atomicfile"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
+	"github.com/evidence-auditd/evidence-auditd/internal/job"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
 
@@ -21,7 +26,10 @@ func newLedgerCommand(g *globalFlags) *cobra.Command {
 		Use:   "ledger",
 		Short: "Check, export or migrate the SQLite ledger",
 		Long: `The ledger is an append-only SQLite file: every audit result is chained to
-the previous one by SHA-256, so an edit, deletion or reordering is detectable.`,
+the previous one by SHA-256, and every finished run is sealed over everything a
+report is rendered from, so an edit, deletion or reordering is detectable. Each
+run's seal is anchored outside the database (anchor.dir, optionally signed and
+logged), so that a rewrite that recomputes every hash is detectable too.`,
 		Args: unknownSubcommand,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usageErr(errors.New("ledger: say verify, export or migrate (see --help)"))
@@ -35,9 +43,22 @@ the previous one by SHA-256, so an edit, deletion or reordering is detectable.`,
 		}
 	}
 
+	var offline bool
 	verify := &cobra.Command{
 		Use:   "verify",
-		Short: "Recompute the hash chain; exit 3 naming the first broken row",
+		Short: "Recompute the ledger and check it against its anchors; exit 3 naming the first damaged run",
+		Long: `verify recomputes the result chain and every run's seal (which covers the
+runs, recipe statuses, run inputs, pointer versions, the bundle cache and log
+checkpoints), checks that run ids are contiguous, and compares every sealed run
+with every anchor it can read: the anchor files (anchor.dir), the ledger's own
+copies, and the transparency-log entries of logged anchors (read back from a
+Rekor v1 log unless --offline). An interrupted run's rows are checked against
+its progress mark. Signatures are checked with anchor.publicKey (or the public
+half of anchor.key), keyless ones against the trusted root and, when set,
+anchor.identity and anchor.issuer.
+
+Exit codes: 0 intact; 3 damaged (the first damaged run is named, with the
+anchor or check that shows it); 1 the ledger or the anchors cannot be read.`,
 		Example: `  evidence-auditd ledger verify -c /etc/evidence-auditd/config.yaml
   evidence-auditd ledger verify --ledger ./evidence-auditd.db`,
 		Args: cobra.NoArgs,
@@ -46,9 +67,10 @@ the previous one by SHA-256, so an edit, deletion or reordering is detectable.`,
 			if err != nil {
 				return err
 			}
-			return runLedgerVerify(cmd.Context(), cmd.OutOrStdout(), cfg.Ledger.Path)
+			return runLedgerVerify(cmd.Context(), cmd.OutOrStdout(), cfg, !offline)
 		},
 	}
+	verify.Flags().BoolVar(&offline, "offline", false, "do not read logged anchors back from their transparency log")
 
 	var outPath string
 	export := &cobra.Command{
@@ -103,33 +125,127 @@ the previous one by SHA-256, so an edit, deletion or reordering is detectable.`,
 	return cmd
 }
 
-// runLedgerVerify prints the verdict on the chain; a broken chain is a
-// finding (exit 3), an unreadable ledger an operational error (exit 1).
-func runLedgerVerify(ctx context.Context, out io.Writer, path string) error {
+// runLedgerVerify prints the verdict on the ledger and its anchors; damage
+// is a finding (exit 3), an unreadable ledger an operational error (exit 1).
+func runLedgerVerify(ctx context.Context, out io.Writer, cfg *config.Config, online bool) error {
+	path := cfg.Ledger.Path
 	db, err := ledger.OpenReadOnly(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	rep, err := db.Verify(ctx)
+	trust, err := anchorTrust(ctx, cfg, needsRoot(ctx, db))
+	if err != nil {
+		return err
+	}
+	opts := anchor.CheckOptionsFromConfig(cfg, trust)
+	if !online {
+		opts.LogReader = nil
+	}
+	rep, err := anchor.Check(ctx, db, opts)
 	if err != nil {
 		return fmt.Errorf("verify ledger %s: %w", path, err)
 	}
-	if rep.OK {
-		head := rep.Head
-		if head == "" {
-			head = "(empty chain)"
+	lrep := rep.Ledger
+	if rep.OK() {
+		head := "(empty chain)"
+		if n := len(lrep.Seals); n > 0 {
+			head = lrep.Seals[n-1].Head + fmt.Sprintf(" (run %d's seal)", lrep.Seals[n-1].RunID)
+		} else if lrep.Head != "" {
+			head = lrep.Head
 		}
-		fmt.Fprintf(out, "ledger %s: OK, %d result rows, chain head %s\n", path, rep.Rows, head)
-		return nil
+		fmt.Fprintf(out, "ledger %s: OK, %d result rows, %d runs (%d sealed), head %s\n", path, lrep.Rows, lrep.Runs, len(lrep.Seals), head)
+	} else {
+		b := rep.FirstBad
+		if b.Seq > 0 {
+			fmt.Fprintf(out, "ledger %s: BROKEN at result row seq=%d (run %d", path, b.Seq, b.RunID)
+			if lb := lrep.FirstBad; lb != nil && lb.Seq == b.Seq && lb.Path != "" {
+				fmt.Fprintf(out, ", %s", escape.Line(lb.Path))
+			}
+			fmt.Fprintf(out, "): %s\n", escape.Line(b.Reason))
+		} else {
+			fmt.Fprintf(out, "ledger %s: BROKEN at run %d (%s): %s\n", path, b.RunID, b.Source, escape.Line(b.Reason))
+		}
+		for _, f := range rep.Faults {
+			if f != b {
+				fmt.Fprintf(out, "  also: %s\n", escape.Line(f.String()))
+			}
+		}
 	}
-	b := rep.FirstBad
-	fmt.Fprintf(out, "ledger %s: BROKEN at result row seq=%d (run %d", path, b.Seq, b.RunID)
-	if b.Path != "" {
-		fmt.Fprintf(out, ", %s", b.Path)
+	printAnchors(out, cfg.Anchor.Dir, rep)
+	for _, n := range rep.Notes {
+		fmt.Fprintf(out, "  note: %s\n", escape.Line(n))
 	}
-	fmt.Fprintf(out, "): %s\n", b.Reason)
-	return &findingsError{what: fmt.Sprintf("ledger chain broken at seq %d", b.Seq)}
+	if !rep.OK() {
+		return &findingsError{what: fmt.Sprintf("ledger damaged at run %d", rep.FirstBad.RunID)}
+	}
+	return nil
+}
+
+// printAnchors says how many runs are anchored and how the newest is.
+func printAnchors(out io.Writer, dir string, rep *anchor.Report) {
+	n := rep.Newest()
+	if n == nil {
+		fmt.Fprintf(out, "anchors: none (%s)\n", dir)
+		return
+	}
+	fmt.Fprintf(out, "anchors: %d runs anchored in %s; newest: run %d, %s\n", len(rep.Anchors), dir, n.RunID, describeRunAnchor(n))
+}
+
+// describeRunAnchor says who signed an anchor, where it was read and where
+// it was logged.
+func describeRunAnchor(a *anchor.RunAnchor) string {
+	by := a.By
+	if by == "" {
+		by = "unsigned"
+	} else {
+		by = "signed by " + by
+	}
+	out := fmt.Sprintf("%s, read from %s", by, strings.Join(a.Sources, ", "))
+	if a.LogIndex >= 0 {
+		out += fmt.Sprintf("; logged at index %d", a.LogIndex)
+		if a.LogURL != "" {
+			out += " of " + a.LogURL
+		}
+	}
+	return out
+}
+
+// needsRoot reports whether some anchor of db carries a Sigstore bundle
+// (keyless or logged): only then is the trusted root worth loading, which
+// for the public-good root means its TUF repository.
+func needsRoot(ctx context.Context, db *ledger.DB) bool {
+	as, err := db.Anchors(ctx)
+	if err != nil {
+		return false
+	}
+	for _, a := range as {
+		if len(a.Bundle) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// anchorTrust is what anchors and reports are checked against. With
+// loadRoot, the configured trusted root is loaded (the public-good one
+// through its TUF cache, refreshed when reachable); a root that cannot be
+// loaded leaves keyless and logged signatures unchecked, said in the notes.
+func anchorTrust(ctx context.Context, cfg *config.Config, loadRoot bool) (anchor.Trust, error) {
+	var tm root.TrustedMaterial
+	rootErr := errors.New("the trusted root was not loaded")
+	if loadRoot {
+		if v, err := job.NewVerifier(ctx, cfg); err != nil {
+			rootErr = err
+		} else {
+			tm, rootErr = v.TrustedMaterial(), nil
+		}
+	}
+	t, err := anchor.TrustFromConfig(cfg, tm, rootErr)
+	if err != nil {
+		return anchor.Trust{}, usageErr(err)
+	}
+	return t, nil
 }
 
 // writeOutput writes through fn to path (atomically) or, when path is

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
 	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 	"github.com/evidence-auditd/evidence-auditd/internal/history"
 	"github.com/evidence-auditd/evidence-auditd/internal/job"
@@ -72,6 +73,8 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// writeListTable prints the inventory as a table; the recipe, which a
+// malformed pointer's path supplies, is escaped (SPEC §4).
 func writeListTable(w io.Writer, infos []audit.PointerInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDED\tCOMMIT\tSTATE\tRECIPE\tLAYOUT\tSIGNER\tBUNDLE\tPROBLEMS")
@@ -96,7 +99,7 @@ func writeListTable(w io.Writer, infos []audit.PointerInfo) error {
 			problems++
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			in.AddedAt.Format("2006-01-02"), short(in.AddedCommit), state, orDash(in.Recipe),
+			in.AddedAt.Format("2006-01-02"), short(in.AddedCommit), state, orDash(escape.Line(in.Recipe)),
 			orDash(in.Layout), signer, orDash(shortDigest(in.BundleDigest)), orDash(strings.Join(ps, ",")))
 	}
 	if err := tw.Flush(); err != nil {

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
 	"github.com/evidence-auditd/evidence-auditd/internal/job"
 )
 
@@ -51,6 +53,16 @@ func interruptContext() (context.Context, func()) {
 	return ctx, func() { signal.Stop(sigs); cancel() }
 }
 
+// escapeLines escapes each line of an error message (SPEC §4: errors quote
+// paths and refs from the audited repository), keeping the lines apart.
+func escapeLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i := range lines {
+		lines[i] = escape.Line(lines[i])
+	}
+	return strings.Join(lines, "\n")
+}
+
 // exitCode maps an error to the process exit code and prints it once.
 func exitCode(err error) int {
 	if err == nil {
@@ -60,26 +72,16 @@ func exitCode(err error) int {
 	if errors.As(err, &f) {
 		return exitFindings // the summary already said what was found
 	}
-	fmt.Fprintln(os.Stderr, "evidence-auditd:", err)
-	var u *usageError
-	if errors.As(err, &u) || job.IsUsage(err) {
+	fmt.Fprintln(os.Stderr, "evidence-auditd:", escapeLines(err.Error()))
+	if job.IsUsage(err) {
 		return exitUsage
 	}
 	return exitOperational
 }
 
-// usageError marks a usage or configuration error (exit 2).
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
-func usageErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &usageError{err: err}
-}
+// usageErr marks a usage or configuration error (exit 2), as the audit job
+// marks its own.
+func usageErr(err error) error { return job.Usage(err) }
 
 // findingsError marks a completed command that found problems (exit 3).
 type findingsError struct{ what string }

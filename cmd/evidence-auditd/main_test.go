@@ -44,6 +44,12 @@ func run(t *testing.T, env []string, args ...string) result {
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	cmd.Dir = t.TempDir()
+	return runCmd(t, cmd)
+}
+
+// runCmd runs a prepared command of the binary and collects its result.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -52,7 +58,7 @@ func run(t *testing.T, env []string, args ...string) result {
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("run %v: %v", args, err)
+		t.Fatalf("run %v: %v", cmd.Args, err)
 	}
 	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
 }
@@ -104,7 +110,8 @@ func TestVersion(t *testing.T) {
 // operator to a contract document they do not have.
 func TestHelpNeedsNoSpec(t *testing.T) {
 	for _, args := range [][]string{{}, {"list"}, {"run"}, {"serve"}, {"report"}, {"verify"}, {"ledger"}, {"ledger", "verify"},
-		{"ledger", "export"}, {"ledger", "migrate"}, {"issues"}, {"issues", "sync"}, {"demo"}, {"version"}} {
+		{"ledger", "export"}, {"ledger", "migrate"}, {"issues"}, {"issues", "sync"}, {"demo"}, {"version"}, {"verify-report"},
+		{"archive"}, {"archive", "verify"}, {"archive", "backfill"}, {"archive", "restore"}} {
 		r := run(t, nil, append(args, "--help")...)
 		if r.code != 0 {
 			t.Errorf("%v --help: exit %d", args, r.code)

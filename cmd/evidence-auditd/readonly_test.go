@@ -1,8 +1,6 @@
 package main_test
 
 import (
-	"bytes"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -41,17 +39,7 @@ func TestReadOnlyLedger(t *testing.T) {
 		if asUser {
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		}
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("run %v: %v", args, err)
-		}
-		return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
+		return runCmd(t, cmd)
 	}
 	for _, args := range [][]string{
 		{"report", "--ledger", ledgerCopy, "--format", "json"},

@@ -7,18 +7,22 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/anchor"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 	"github.com/evidence-auditd/evidence-auditd/internal/report"
 )
 
 func newReportCommand(g *globalFlags) *cobra.Command {
 	var ledgerPath, runFlag, format, outPath string
+	var sign bool
 	cmd := &cobra.Command{
 		Use:   "report",
 		Short: "Render a compliance snapshot of one run from the ledger (no network)",
@@ -30,6 +34,15 @@ network or the repository.
 Formats: markdown (default; readable as a GitHub comment), json (the machine
 contract, schema in docs/report.schema.json), csv (one row per pointer) and
 html (one self-contained, printable page).
+
+With --sign (and -o FILE), the report is also signed: FILE.sigstore.json is a
+Sigstore bundle over an in-toto statement whose subject is FILE's sha256 and
+whose predicate (https://evidence-auditd.dev/compliance-snapshot/v1) names the
+run, its kind, as-of time, repository, commit, trusted root, ledger head,
+anchor and summary. It is signed with anchor.key, or keyless through
+Fulcio where an OIDC token is available, and logged to anchor.log when set;
+only a sealed run of a ledger that holds up against its anchors is signed.
+evidence-auditd verify-report and cosign verify-blob-attestation check it.
 
 --run latest (the default) is the newest complete run; newer runs that are
 unfinished (in progress or killed) or were canceled are skipped with a note on
@@ -46,7 +59,10 @@ run id that does not exist.`,
   evidence-auditd report --ledger ./evidence-auditd.db --run 7 --format json | jq .summary
 
   # A printable page:
-  evidence-auditd report -c config.yaml --format html -o snapshot.html`,
+  evidence-auditd report -c config.yaml --format html -o snapshot.html
+
+  # A signed snapshot (snapshot.md and snapshot.md.sigstore.json):
+  evidence-auditd report -c config.yaml -o snapshot.md --sign`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := report.ParseFormat(format)
@@ -60,6 +76,9 @@ run id that does not exist.`,
 			if err := checkOutputDir(outPath); err != nil {
 				return err
 			}
+			if sign && outPath == "" {
+				return usageErr(errors.New("--sign needs -o FILE: the signature is over the report file, written beside it as FILE.sigstore.json"))
+			}
 			cfg, err := g.loadConfig(func(c *config.Config) {
 				if ledgerPath != "" {
 					c.Ledger.Path = ledgerPath
@@ -68,9 +87,10 @@ run id that does not exist.`,
 			if err != nil {
 				return err
 			}
-			return runReport(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg.Ledger.Path, runID, f, outPath)
+			return runReport(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg, runID, f, outPath, sign)
 		},
 	}
+	cmd.Flags().BoolVar(&sign, "sign", false, "also write FILE.sigstore.json, a signed compliance snapshot of the report (needs -o)")
 	cmd.Flags().StringVar(&ledgerPath, "ledger", "", "ledger file (default: ledger.path of the configuration)")
 	cmd.Flags().StringVar(&runFlag, "run", "latest", "run id, or latest (the newest complete run)")
 	cmd.Flags().StringVar(&format, "format", "markdown", "output format: markdown, json, csv or html")
@@ -96,7 +116,8 @@ func parseRunFlag(s string) (int64, error) {
 // and the same command can only succeed once the argument changes, whereas
 // exit 1 says the ledger or the system could not deliver (unreadable file,
 // nothing recorded yet).
-func runReport(ctx context.Context, stdout, stderr io.Writer, path string, runID int64, f report.Format, outPath string) error {
+func runReport(ctx context.Context, stdout, stderr io.Writer, cfg *config.Config, runID int64, f report.Format, outPath string, sign bool) error {
+	path := cfg.Ledger.Path
 	db, err := ledger.OpenReadOnly(ctx, path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("open ledger %s: no ledger there (has a run been recorded? see evidence-auditd run)", path)
@@ -121,10 +142,26 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, path string, runID
 	if err != nil {
 		return reportLoadErr(path, err)
 	}
-	for _, n := range snap.Notes {
-		fmt.Fprintln(stderr, "evidence-auditd: note:", n)
+	// The ledger's own chain verified (Load); its anchors, kept outside
+	// it, must agree up to this run too, or the report is not rendered as
+	// sound (SPEC §6, §10). Offline: no log is read.
+	var checked *anchor.Report
+	if snap.Run.LedgerVerified {
+		trust, err := anchorTrust(ctx, cfg, cfg.Trust.TrustedRoot != "" && needsRoot(ctx, db))
+		if err != nil {
+			return err
+		}
+		if checked, err = anchor.Check(ctx, db, anchor.CheckOptions{Dir: cfg.Anchor.Dir, Trust: trust}); err != nil {
+			return fmt.Errorf("check the anchors of %s: %w", path, err)
+		}
+		if b := checked.FirstBad; b != nil && b.RunID <= snap.Run.ID {
+			snap.MarkUnverified(fmt.Sprintf("the ledger does not match its anchors — %s (evidence-auditd ledger verify)", b))
+		}
 	}
-	if err := writeOutput(outPath, stdout, func(w io.Writer) error { return report.Render(w, snap, f) }); err != nil {
+	for _, n := range snap.Notes {
+		fmt.Fprintln(stderr, "evidence-auditd: note:", escape.Line(n))
+	}
+	if err := writeOutput(outPath, stdout, func(w io.Writer) error { return report.Render(w, snap, f, linksFrom(outPath)) }); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	if outPath != "" {
@@ -133,10 +170,30 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, path string, runID
 	if !snap.Run.LedgerVerified {
 		// Rendered, so that the damage can be inspected, but marked in the
 		// document and failed here: never passed off as sound (SPEC §6).
-		fmt.Fprintf(stderr, "evidence-auditd: do not rely on this report: %s\n", snap.Run.LedgerProblem)
+		fmt.Fprintf(stderr, "evidence-auditd: do not rely on this report: %s\n", escape.Line(snap.Run.LedgerProblem))
+		if sign {
+			fmt.Fprintln(stderr, "evidence-auditd: not signed: a report of a ledger that does not verify is never signed")
+		}
 		return &findingsError{what: "ledger " + path + " does not verify"}
 	}
+	if sign {
+		return signReport(ctx, stderr, cfg, db, snap, f, outPath, checked)
+	}
 	return nil
+}
+
+// linksFrom makes a report's links to issue files relative to where it is
+// read: the directory of -o FILE, or the working directory for stdout (a
+// report is usually redirected there).
+func linksFrom(outPath string) report.Option {
+	dir := filepath.Dir(outPath)
+	if outPath == "" {
+		dir = "."
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return report.LinksFrom(dir)
 }
 
 // reportLoadErr words a load failure and picks its exit code.

@@ -79,7 +79,9 @@ Exit codes: 0 healthy, 1 could not complete, 2 usage or configuration error,
 		newRunCommand(g),
 		newServeCommand(g),
 		newVerifyCommand(g),
+		newVerifyReportCommand(g),
 		newIssuesCommand(g),
+		newArchiveCommand(g),
 		newDemoCommand(),
 	)
 	return root

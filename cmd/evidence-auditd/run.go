@@ -11,8 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/anchor"
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
 	"github.com/evidence-auditd/evidence-auditd/internal/job"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
@@ -105,7 +107,8 @@ func countClass(rs []audit.Result, c audit.Class) int {
 }
 
 // printRunSummary is run's human summary: counts, then what needs action,
-// then what the issue phase did.
+// then what the issue phase did. Paths, recipes and details are escaped
+// (SPEC §4): they come from the audited repository and its bundles.
 func printRunSummary(w io.Writer, cfg *config.Config, out *job.Outcome) {
 	s := out.Summary
 	state := "complete"
@@ -137,6 +140,7 @@ func printRunSummary(w io.Writer, cfg *config.Config, out *job.Outcome) {
 	}
 	fmt.Fprintln(w, strings.Join(parts, ", "))
 	fmt.Fprintf(w, "ages: %d fresh, %d expiring, %d expired\n", s.ByAge[audit.AgeFresh], s.ByAge[audit.AgeExpiring], s.ByAge[audit.AgeExpired])
+	printArchiveLine(w, cfg, s)
 
 	var recert []audit.RecipeStatus
 	for _, r := range s.Recipes {
@@ -152,7 +156,7 @@ func printRunSummary(w io.Writer, cfg *config.Config, out *job.Outcome) {
 			if !r.FreshestAttestedAt.IsZero() {
 				at = r.FreshestAttestedAt.Format("2006-01-02")
 			}
-			fmt.Fprintf(tw, "  %s\t%s\tfreshest healthy attestation %s\n", r.Recipe, r.Reason, at)
+			fmt.Fprintf(tw, "  %s\t%s\tfreshest healthy attestation %s\n", escape.Line(r.Recipe), r.Reason, at)
 		}
 		tw.Flush()
 	}
@@ -171,13 +175,13 @@ func printRunSummary(w io.Writer, cfg *config.Config, out *job.Outcome) {
 	if len(findings) > 0 {
 		fmt.Fprintf(w, "\nFindings (%d):\n", len(findings))
 		for _, r := range findings {
-			fmt.Fprintf(w, "  %s\n    %s: %s\n", r.Key.Path, verdictLabel(r), r.Detail)
+			fmt.Fprintf(w, "  %s\n    %s: %s\n", escape.Line(r.Key.Path), verdictLabel(r), escape.Line(r.Detail))
 		}
 	}
 	if len(s.LogFindings) > 0 {
 		fmt.Fprintf(w, "\nTransparency-log findings (%d):\n", len(s.LogFindings))
 		for _, f := range s.LogFindings {
-			fmt.Fprintf(w, "  %s\n", f)
+			fmt.Fprintf(w, "  %s\n", escape.Line(f))
 		}
 	}
 	if len(retry) > 0 {
@@ -188,13 +192,18 @@ func printRunSummary(w io.Writer, cfg *config.Config, out *job.Outcome) {
 				canceled++ // one line for all of them: an interrupt is one event
 				continue
 			}
-			fmt.Fprintf(w, "  %s\n    %s: %s\n", r.Key.Path, verdictLabel(r), r.Detail)
+			fmt.Fprintf(w, "  %s\n    %s: %s\n", escape.Line(r.Key.Path), verdictLabel(r), escape.Line(r.Detail))
 		}
 		if canceled > 0 {
 			fmt.Fprintf(w, "  %d pointers not reached before the run was interrupted (no-verdict/canceled)\n", canceled)
 		}
 	}
-	fmt.Fprintf(w, "\nLedger %s, chain head %s\n", cfg.Ledger.Path, orDash(out.Run.LedgerHead))
+	head := out.Run.LedgerHead
+	if out.Anchor != nil {
+		head = out.Anchor.Head // the run's seal: what the anchor carries
+	}
+	fmt.Fprintf(w, "\nLedger %s, chain head %s\n", cfg.Ledger.Path, orDash(head))
+	fmt.Fprintln(w, anchorLine(out.Anchor))
 	fmt.Fprintln(w, out.Issues)
 }
 
@@ -212,4 +221,26 @@ func sortResults(rs []audit.Result) {
 		}
 		return rs[i].Key.AddedCommit < rs[j].Key.AddedCommit
 	})
+}
+
+// anchorLine says where the run's anchor is and how it is signed and
+// logged (SPEC §10).
+func anchorLine(a *anchor.Anchor) string {
+	if a == nil {
+		return "Anchor: not written (see the warnings above); `evidence-auditd ledger verify` says what is missing"
+	}
+	where := a.NotePath
+	if where == "" {
+		where = "the ledger only"
+	}
+	line := "Anchor " + where + ": "
+	if a.Signed() {
+		line += "signed by " + a.Signature.By
+	} else {
+		line += "unsigned (no anchor.key, no OIDC token): it catches a rewrite of the ledger by anyone who cannot also rewrite the anchor files"
+	}
+	if a.Signature.LogIndex >= 0 {
+		line += fmt.Sprintf("; logged at %s, index %d", a.Signature.LogURL, a.Signature.LogIndex)
+	}
+	return line
 }

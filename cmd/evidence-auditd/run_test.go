@@ -17,6 +17,7 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/daemon"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
+	"github.com/evidence-auditd/evidence-auditd/internal/report/reporttest"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/gitrepo"
 )
@@ -96,7 +97,13 @@ func TestRunDemoWorld(t *testing.T) {
 	}
 	r1 := runResults(t, w, 1)
 	checkExpectations(t, built, r1, nil)
+	for _, r := range r1 {
+		if strings.Contains(r.Detail, "also: )") {
+			t.Errorf("%s: a lone signature candidate's detail lists empty alternatives: %s", r.Key.Path, r.Detail)
+		}
+	}
 	checkIssueFiles(t, w, 1)
+	checkReportCounts(t, w.ConfigPath())
 
 	second := run(t, nil, "run", "-c", w.ConfigPath())
 	if second.code != 3 {
@@ -142,6 +149,23 @@ func TestRunDemoWorld(t *testing.T) {
 		t.Fatal("the demo catalogue has no flaky-registry case")
 	}
 	checkExpectations(t, built, r3, flaky)
+}
+
+// checkReportCounts renders the latest run's report in Markdown, HTML and
+// JSON with the binary and reconciles every count (reporttest.CheckCounts).
+func checkReportCounts(t *testing.T, config string) {
+	t.Helper()
+	docs := map[string][]byte{}
+	for _, f := range []string{"markdown", "html", "json"} {
+		r := run(t, nil, "report", "-c", config, "--format", f)
+		if r.code != 0 {
+			t.Fatalf("report --format %s: exit %d\n%s", f, r.code, r.stderr)
+		}
+		docs[f] = []byte(r.stdout)
+	}
+	for _, p := range reporttest.CheckCounts(docs["markdown"], docs["html"], docs["json"]) {
+		t.Errorf("demo world report: %s", p)
+	}
 }
 
 // TestRunWaitsForTheLock: one audit at a time per ledger, also between

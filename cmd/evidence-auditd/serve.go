@@ -91,6 +91,9 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	}
 
 	metrics := daemon.NewMetrics()
+	if as, err := db.Anchors(ctx); err == nil && len(as) > 0 {
+		metrics.SetAnchoredRun(as[len(as)-1].RunID)
+	}
 	j := newJob(cfg, log)
 	j.Instruments, j.Observer = metrics, metrics
 	audit := func(ctx context.Context, stop <-chan struct{}) (daemon.RunStats, error) {
@@ -103,7 +106,11 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		}
 		setTrust(nil)
 		log.Info("issues", "summary", out.Issues.String())
-		return daemon.StatsOf(out.Run.ID, out.Summary), nil
+		st := daemon.StatsOf(out.Run.ID, out.Summary)
+		if a := out.Anchor; a != nil {
+			st.Anchor = daemon.AnchorStats{RunID: a.RunID, Head: a.Head, SignedBy: a.Signature.By, LogIndex: a.Signature.LogIndex}
+		}
+		return st, nil
 	}
 	d, err := daemon.New(daemon.Options{
 		Schedule:      cfg.Schedule,

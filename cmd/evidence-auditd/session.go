@@ -22,6 +22,12 @@ func newJob(cfg *config.Config, log *slog.Logger) *job.Job {
 // (STYLE "Output"), and otherwise logs a structured progress line at a
 // steady interval (SPEC §8: progress also when stderr is not a terminal).
 func progressFor(w *os.File, log *slog.Logger) func(done, total int) {
+	return progressWith(w, log, "audited %d/%d pointers")
+}
+
+// progressWith is progressFor in other words: format takes done and total
+// (e.g. "archived %d/%d bundles").
+func progressWith(w *os.File, log *slog.Logger, format string) func(done, total int) {
 	if fi, err := w.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
 		return job.ProgressLog(log, 0, nil)
 	}
@@ -38,7 +44,7 @@ func progressFor(w *os.File, log *slog.Logger) func(done, total int) {
 		if rate > 0 {
 			eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
 		}
-		fmt.Fprintf(w, "\raudited %d/%d pointers, %.0f/s, ETA %s   ", done, total, rate, eta)
+		fmt.Fprintf(w, "\r"+format+", %.0f/s, ETA %s   ", done, total, rate, eta)
 		if done == total {
 			io.WriteString(w, "\n")
 		}

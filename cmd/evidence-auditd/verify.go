@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
 	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 	"github.com/evidence-auditd/evidence-auditd/internal/job"
 )
@@ -166,18 +167,20 @@ func verifyJSON(r audit.Result, profile string) verifyReport {
 	return out
 }
 
+// writeVerifyText prints one pointer's result; every string of it is
+// escaped (SPEC §4), the file's own path included.
 func writeVerifyText(w io.Writer, r audit.Result, profile string) error {
-	fmt.Fprintf(w, "%s\n", r.Key.Path)
+	fmt.Fprintf(w, "%s\n", escape.Line(r.Key.Path))
 	if r.Recipe != "" {
 		recipe := r.Recipe
 		if profile != "" {
 			recipe += " (profile " + profile + ")"
 		}
-		fmt.Fprintf(w, "  recipe:  %s\n", recipe)
+		fmt.Fprintf(w, "  recipe:  %s\n", escape.Line(recipe))
 	}
-	fmt.Fprintf(w, "  verdict: %s\n  detail:  %s\n", verdictLabel(r), r.Detail)
+	fmt.Fprintf(w, "  verdict: %s\n  detail:  %s\n", verdictLabel(r), escape.Line(r.Detail))
 	if r.Hint != "" {
-		fmt.Fprintf(w, "  hint:    %s\n", r.Hint)
+		fmt.Fprintf(w, "  hint:    %s\n", escape.Line(r.Hint))
 	}
 	if !r.AttestedAt.IsZero() {
 		fmt.Fprintf(w, "  age:     %s (from the %s timestamp %s)\n", r.Age, r.AttestedAtSource, r.AttestedAt.Format(time.RFC3339))
@@ -185,7 +188,7 @@ func writeVerifyText(w io.Writer, r audit.Result, profile string) error {
 	fmt.Fprintln(w, "\nchecks:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range r.Checks {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Status, c.Name, c.Detail)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Status, escape.Line(c.Name), escape.Line(c.Detail))
 	}
 	return tw.Flush()
 }

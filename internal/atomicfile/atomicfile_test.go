@@ -97,3 +97,35 @@ func TestWriteRemovesCrashResidue(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveStaleIn: the residue of any file of a directory goes, that of
+// live writers and the files themselves stay.
+func TestRemoveStaleIn(t *testing.T) {
+	dir := t.TempDir()
+	child := exec.Command("true")
+	if err := child.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := child.Process.Pid
+	files := map[string]bool{ // name → must survive
+		fmt.Sprintf(".%064x.tmp-%d-1", 1, dead):         false,
+		fmt.Sprintf(".%064x.tmp-%d-2", 2, dead):         false,
+		fmt.Sprintf(".%064x.tmp-%d-3", 3, os.Getppid()): true,
+		fmt.Sprintf("%064x", 4):                         true,
+		fmt.Sprintf(".%064x.other-%d-5", 5, dead):       true, // another kind
+	}
+	for name := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := atomicfile.RemoveStaleIn(dir, "tmp"); len(got) != 2 {
+		t.Errorf("removed %v, want the 2 of dead writers", got)
+	}
+	for name, survive := range files {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if got := err == nil; got != survive {
+			t.Errorf("%s: present = %v, want %v", name, got, survive)
+		}
+	}
+}

@@ -47,6 +47,31 @@ func RemoveStale(path, kind string) []string {
 	return removed
 }
 
+// RemoveStaleIn is RemoveStale for every file of dir: it deletes the
+// temporary files of kind (TempPattern) that writers of any file in dir
+// left behind when they were killed. For a directory of many files written
+// once each (content-addressed blobs), where scanning it before every
+// write would cost more than the writes.
+func RemoveStaleIn(dir, kind string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	marker := "." + kind + "-"
+	var removed []string
+	for _, e := range entries {
+		name := e.Name()
+		i := strings.LastIndex(name, marker)
+		if !strings.HasPrefix(name, ".") || i < 0 || e.IsDir() || !stale(name[i+len(marker):], e) {
+			continue
+		}
+		if os.Remove(filepath.Join(dir, name)) == nil {
+			removed = append(removed, name)
+		}
+	}
+	return removed
+}
+
 // stale decides for the part of a temporary file's name after its prefix:
 // "<pid>-<random>" is stale when no process has that id; anything else
 // when it is older than staleAge.

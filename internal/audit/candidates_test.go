@@ -25,7 +25,7 @@ func (s candidateSource) Fetch(_ context.Context, _, digest string) (*audit.Evid
 	return ev, nil
 }
 
-func (candidateSource) Layer(context.Context, string, *audit.Evidence) (*audit.Layer, error) {
+func (candidateSource) Layer(context.Context, string, *audit.Evidence, bool) (*audit.Layer, error) {
 	return &audit.Layer{}, nil
 }
 

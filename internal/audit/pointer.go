@@ -16,20 +16,25 @@ func (r *Runner) Audit(ctx context.Context, v PointerVersion, opts Options) Resu
 	if opts.AsOf.IsZero() {
 		opts.AsOf = r.now()
 	}
-	res, _ := r.auditOne(ctx, v, opts)
-	return res
+	if err := r.loadArchived(ctx, &opts); err != nil {
+		res := r.base(v)
+		res.Verdict, res.Class, res.Detail = NoVerdict, ClassTransient, "could not read the ledger's archive records: "+err.Error()
+		return res
+	}
+	return r.auditOne(ctx, v, opts).res
 }
 
 // auditOne decides one pointer version's verdict (SPEC §3), and for a
-// healthy bundle returns what the ledger must cache of it. It never returns
-// an error: everything that can go wrong with one pointer is a result.
-func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (Result, *CachedBundle) {
+// healthy bundle returns what the ledger must cache of it and, when it was
+// archived now, the archive's record. It never returns an error:
+// everything that can go wrong with one pointer is a result.
+func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) recorded {
 	// A pointer version's bytes never change, so a healthy full verification
 	// already passed every check of the file itself: the fast path needs
 	// no parse (unless policy.failUnlisted asks for today's allowlist).
 	if !opts.Deep && !opts.Policy.FailUnlisted {
 		if fast, ok := r.fastPath(ctx, v, opts); ok {
-			return fast, nil
+			return recorded{res: fast}
 		}
 	}
 	res := r.base(v)
@@ -44,7 +49,7 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 		res.Checks = append(res.Checks, Check{Name: "pointer", Status: CheckFail, Detail: pre.detail})
 		res.Checks = appendPointerKeys(res.Checks, p)
 		r.finishAge(&res, v, p, nil, opts)
-		return res, nil
+		return recorded{res: res}
 	}
 	res.Checks = append(res.Checks, Check{Name: "pointer", Status: CheckPass, Detail: "schema, placement and signer block"})
 	res.Checks = appendPointerKeys(res.Checks, p)
@@ -53,37 +58,45 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 		res.Detail = fmt.Sprintf("signer %s (%s) is not on the allowlist and policy.failUnlisted is set", info.Signer.Identity, info.Signer.Issuer)
 		res.Hint = "add the signer to recipes/evidence/allowlist.yaml, or re-sign with a listed identity"
 		r.finishAge(&res, v, p, nil, opts)
-		return res, nil
+		return recorded{res: res}
 	}
 	want := Expectation{Pointer: p, Path: v.Key.Path}
 	a := p.Attestations[0]
 	if !opts.Deep && opts.Policy.FailUnlisted { // the signer passed today's allowlist above
 		if fast, ok := r.fastPath(ctx, v, opts); ok {
-			return fast, nil
+			return recorded{res: fast}
 		}
 	}
 
 	res.Deep = true
 	ev, err := r.Source.Fetch(ctx, a.Bundle.OCI, a.Bundle.Digest)
 	if err != nil {
-		ver := r.fetchFailure(ctx, want, err)
+		ver := r.fetchFailure(ctx, want, err, opts)
 		r.apply(&res, ver)
 		r.finishAge(&res, v, p, &ver, opts)
-		return res, nil
+		return recorded{res: res}
 	}
-	ver, sig, layer, err := r.verifySignatures(ctx, a.Bundle.OCI, ev, want)
+	// The layer's bytes are kept only for a bundle the archive may copy.
+	ver, sig, layer, err := r.verifySignatures(ctx, a.Bundle.OCI, ev, want, r.mayArchive(a.Bundle.Digest, opts))
 	defer layer.release()
 	if err != nil { // the layer could not be fetched
-		ver := r.fetchFailure(ctx, want, err)
+		ver := r.fetchFailure(ctx, want, err, opts)
 		r.apply(&res, ver)
 		r.finishAge(&res, v, p, &ver, opts)
-		return res, nil
+		return recorded{res: res}
 	}
 	res.Checks = append(res.Checks, Check{Name: "fetch", Status: CheckPass, Detail: fetchedDetail(ev, layer != nil)})
 	r.apply(&res, ver)
 	res.VerifiedVia = ViaOCI
 	var cache *CachedBundle
-	if ver.Verdict.Healthy() && len(ver.BundleJSON) > 0 {
+	var archived *ArchivedBundle
+	if ver.Verdict.FromOrigin() {
+		if layer != nil && layer.Blob != nil {
+			ev.Objects = append(ev.Objects, *layer.Blob)
+		}
+		archived = r.archiveVerified(ctx, &res, a.Bundle.Digest, ev, sig, opts)
+	}
+	if ver.Verdict.FromOrigin() && len(ver.BundleJSON) > 0 {
 		// The cache is what lets a later run judge a deleted bundle against
 		// exactly what was signed (SPEC §6).
 		cache = &CachedBundle{
@@ -94,7 +107,7 @@ func (r *Runner) auditOne(ctx context.Context, v PointerVersion, opts Options) (
 		}
 	}
 	r.finishAge(&res, v, p, &ver, opts)
-	return res, cache
+	return recorded{res: res, bundle: cache, archived: archived}
 }
 
 // fetchedDetail says what the fetch check fetched: the layer only when a
@@ -185,7 +198,7 @@ func precheck(info PointerInfo) (precheckResult, bool) {
 // path"). ok is false when the full path must run.
 func (r *Runner) fastPath(ctx context.Context, v PointerVersion, opts Options) (Result, bool) {
 	last, ok := opts.last[v.Key]
-	if !ok || !last.Result.Verdict.Healthy() || last.OCI == "" {
+	if !ok || !last.Result.Verdict.FromOrigin() || last.OCI == "" {
 		return Result{}, false
 	}
 	if last.TrustRoot != r.Verifier.TrustRoot() || last.VerifierVersion != r.Verifier.Version() ||
@@ -228,13 +241,29 @@ func (r *Runner) fastPath(ctx context.Context, v PointerVersion, opts Options) (
 	return res, true
 }
 
-// fetchFailure decides the verdict when the registry did not deliver.
-func (r *Runner) fetchFailure(ctx context.Context, want Expectation, err error) Verification {
+// fetchFailure decides the verdict when the registry did not deliver. Lost
+// bytes are judged from the auditor's archived copy when it holds one
+// (SPEC §9), else from the transparency log; a damaged archived copy is
+// named in the checks and detail of the log's verdict, never used.
+func (r *Runner) fetchFailure(ctx context.Context, want Expectation, err error, opts Options) Verification {
 	lost := errors.Is(err, ErrGone) || errors.Is(err, ErrForbidden)
-	if lost && r.Fallback != nil {
-		return r.Fallback.Prove(ctx, want, err)
+	if !lost {
+		return classifyFetch(err)
 	}
-	return classifyFetch(err)
+	ver, decided, note := r.fromArchive(ctx, want, err, opts)
+	if decided {
+		return ver
+	}
+	if r.Fallback != nil {
+		ver = r.Fallback.Prove(ctx, want, err)
+	} else {
+		ver = classifyFetch(err)
+	}
+	if note != nil {
+		ver.Checks = append([]Check{*note}, ver.Checks...)
+		ver.Detail += "; " + note.Detail
+	}
+	return ver
 }
 
 // classifyFetch maps a fetch error to a verdict (SPEC §3; DESIGN "registry").
@@ -277,7 +306,10 @@ func (r *Runner) apply(res *Result, ver Verification) {
 		res.RekorLogIndex = ver.LogIndex
 	}
 	res.Phases = ver.Phases
-	if ver.Verdict == RekorOnly {
+	switch {
+	case ver.Via != "":
+		res.VerifiedVia = ver.Via
+	case ver.Verdict == RekorOnly:
 		res.VerifiedVia = ViaRekor
 	}
 }

@@ -41,9 +41,11 @@ type Evidence struct {
 	ManifestDigest string // the pinned digest, verified
 	LayerDigest    string // for Source.Layer and the fast path's probes
 	LayerSize      int64  // the layer descriptor's size, for Source.Layer
+	LayerMediaType string // the layer descriptor's media type (the archive's copy keeps it)
 	// Files are the layer's files (bounded, no links, no escapes), keyed by
-	// clean relative path; nil until Source.Layer delivered them. The audit
-	// fetches them only for a signature whose signed checks passed.
+	// clean relative path; nil until Source.Layer delivered them (the audit
+	// fetches them only for a signature whose signed checks passed), or set
+	// by a Source that read the bundle whole (an archived copy).
 	Files map[string]File
 	// Signature is the preferred signature: the newest usable Sigstore
 	// bundle referrer, or the legacy cosign attestation.
@@ -56,6 +58,9 @@ type Evidence struct {
 	// use — a bundle blob gone or over the size limit, wrong bytes, a
 	// referrer that holds no single bundle — for the verdict's detail.
 	Skipped []SkippedSignature
+	// Objects are the summary bundle's manifest, config and layer as read,
+	// for the archive; empty when the Source keeps no raw bytes.
+	Objects []Object
 }
 
 // File is one file of a summary bundle's layer: its size and sha256, and
@@ -84,6 +89,9 @@ var ReadInFull = []string{evidence.ManifestFileName, evidence.RecipeFileName}
 // hold part of the run's memory budget until Release.
 type Layer struct {
 	Files map[string]File
+	// Blob is the layer blob as read and digest-checked, when it was asked
+	// for (the archive copies it); nil otherwise.
+	Blob *Object
 	// Release gives the memory back; nil when the Source holds none.
 	Release func()
 }
@@ -93,7 +101,7 @@ type Layer struct {
 // budget back finds them unreachable.
 func (l *Layer) release() {
 	if l != nil && l.Release != nil {
-		l.Files = nil
+		l.Files, l.Blob = nil, nil
 		l.Release()
 		l.Release = nil
 	}
@@ -121,6 +129,9 @@ type Signature struct {
 	Legacy         []LegacyLayer // CosignLegacy
 	ReferrerDigest string        // manifest holding the signature, for probes
 	Via            string        // referrers-api | tag-schema | cosign-att
+	// Objects are the signature's manifest (first), its config and its
+	// layers as read, for the archive; empty when the Source keeps none.
+	Objects []Object
 }
 
 // LegacyLayer is one DSSE layer of a cosign .att attestation with the
@@ -144,11 +155,12 @@ type Source interface {
 	// layer, so that Evidence.Files is nil.
 	Fetch(ctx context.Context, oci, digest string) (*Evidence, error)
 	// Layer downloads and extracts the layer that Fetch found
-	// (ev.LayerDigest, ev.LayerSize). The audit asks for it only once a
+	// (ev.LayerDigest, ev.LayerSize); with keepBlob it also keeps the blob's
+	// bytes (Layer.Blob), for the archive. The audit asks for it only once a
 	// signature's signed checks passed, so that a pointer with no usable
 	// signature never costs a layer download (issue 15: signature first),
 	// and releases it when the pointer is decided.
-	Layer(ctx context.Context, oci string, ev *Evidence) (*Layer, error)
+	Layer(ctx context.Context, oci string, ev *Evidence, keepBlob bool) (*Layer, error)
 	// Probe checks that the manifest, its layer and the signature's
 	// manifest still exist, without downloading them (the fast path).
 	Probe(ctx context.Context, oci, digest, layerDigest, referrerDigest string) error
@@ -179,6 +191,9 @@ type Verification struct {
 	IntegratedTime time.Time
 	SignedAt       time.Time // predicate attestedAt, trusted once the signature verified
 	Phases         map[string]PhaseCounts
+	// Via is where the evidence came from when it was not the origin
+	// (ViaArchive); empty otherwise.
+	Via Via
 }
 
 // StagedVerifier is a Verifier that judges a signature before the bundle's

@@ -27,7 +27,8 @@ type RecipeStatus struct {
 	FreshestAge        Age
 	LivePointers       int
 	// Lost lists live pointers whose bytes the registry no longer serves
-	// (rekor-only, or invalid/not-found or forbidden): SPEC §7's "lost" issues.
+	// (archived, rekor-only, or invalid/not-found or forbidden): SPEC §7's
+	// "lost" issues.
 	Lost []VersionKey
 }
 
@@ -56,7 +57,7 @@ func RecipeStatuses(results []Result, live map[VersionKey]bool) []RecipeStatus {
 		case r.Verdict == NoVerdict:
 			noVerdict[r.Recipe] = true
 		}
-		if r.Verdict == RekorOnly || (r.Verdict == Invalid && (r.Class == ClassNotFound || r.Class == ClassForbidden)) {
+		if r.Verdict == Archived || r.Verdict == RekorOnly || (r.Verdict == Invalid && (r.Class == ClassNotFound || r.Class == ClassForbidden)) {
 			st.Lost = append(st.Lost, r.Key)
 		}
 	}

@@ -26,8 +26,9 @@ type recorder struct {
 	out    chan error
 
 	// Owned by loop until out is read.
-	results []Result
-	done    int
+	results  []Result
+	done     int
+	archived int // bundles recorded as archived
 }
 
 func newRecorder(parent context.Context, l Ledger, opts Options, total int) *recorder {
@@ -40,14 +41,16 @@ func newRecorder(parent context.Context, l Ledger, opts Options, total int) *rec
 	}
 }
 
-// recorded is one decided result and, for a healthy bundle, what to cache.
+// recorded is one decided result and, for a healthy bundle, what to cache
+// and what the archive wrote for it.
 type recorded struct {
-	res    Result
-	bundle *CachedBundle
+	res      Result
+	bundle   *CachedBundle
+	archived *ArchivedBundle
 }
 
 // submit hands one decided result to the writer.
-func (rc *recorder) submit(res Result, bundle *CachedBundle) { rc.in <- recorded{res, bundle} }
+func (rc *recorder) submit(r recorded) { rc.in <- r }
 
 // wait closes the input, waits for the writer and returns every result
 // recorded, or the ledger's error.
@@ -84,6 +87,9 @@ func (rc *recorder) loop() {
 		}
 		for _, it := range batch {
 			rc.results = append(rc.results, it.res)
+			if it.archived != nil {
+				rc.archived++
+			}
 		}
 		rc.done += len(batch)
 		if rc.opts.Progress != nil {
@@ -97,23 +103,34 @@ func (rc *recorder) loop() {
 // result must not be lost (SPEC §6), and canceled ones are how the run
 // says it stopped.
 //
-// Bundles are cached before their results are chained: a crash between the
-// two leaves a cached bundle whose pointer is audited again, never a
-// recorded healthy result whose bundle was not kept.
+// Bundles are cached, and archive copies recorded, before their results
+// are chained: a crash between the two leaves a cached bundle (or a
+// recorded copy) whose pointer is audited again, never a recorded healthy
+// result whose bundle was not kept. An archive copy is recorded only after
+// the Archive wrote and checked it (SPEC §9: write, verify, then record).
 func (rc *recorder) write(batch []recorded) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(rc.ctx), 30*time.Second)
 	defer cancel()
 	results := make([]Result, len(batch))
 	var bundles []CachedBundle
+	var archived []ArchivedBundle
 	for i, it := range batch {
 		results[i] = it.res
 		if it.bundle != nil {
 			bundles = append(bundles, *it.bundle)
 		}
+		if it.archived != nil {
+			archived = append(archived, *it.archived)
+		}
 	}
 	if len(bundles) > 0 {
 		if err := rc.ledger.CacheBundles(wctx, bundles); err != nil {
 			return err
+		}
+	}
+	if len(archived) > 0 {
+		if err := rc.ledger.RecordArchived(wctx, archived); err != nil {
+			return fmt.Errorf("record %d archived bundles: %w", len(archived), err)
 		}
 	}
 	if _, err := rc.ledger.AppendResults(wctx, rc.opts.RunID, results); err != nil {

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -20,6 +21,12 @@ type Ledger interface {
 	// CacheBundles keeps the Sigstore bundle and statement of verified
 	// bundles (SPEC §6), all or none.
 	CacheBundles(ctx context.Context, bs []CachedBundle) error
+	// ArchivedBundles returns the ledger's records of the bundles the
+	// archive store holds, by summary digest (SPEC §9).
+	ArchivedBundles(ctx context.Context, store string) (map[string]ArchivedBundle, error)
+	// RecordArchived records bundles an Archive has written, all or none;
+	// recording a bundle already recorded for its store is a no-op.
+	RecordArchived(ctx context.Context, bs []ArchivedBundle) error
 }
 
 // LastVerification is the reference the fast path compares against.
@@ -65,13 +72,15 @@ type LogMonitor interface {
 
 // Runner audits pointer versions. Source, Verifier and Ledger are required;
 // Fallback is optional (without it, lost bytes are invalid/not-found), and
-// so is Monitor.
+// so are Monitor and Archive (without it, nothing is archived and lost
+// bytes go straight to the Fallback).
 type Runner struct {
 	Source   Source
 	Verifier Verifier
 	Ledger   Ledger
 	Fallback Fallback
 	Monitor  LogMonitor
+	Archive  Archive
 	// Now is the wall clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -93,9 +102,18 @@ type Options struct {
 	// Stop, when closed, starts no new pointers: those in flight finish,
 	// the rest are recorded no-verdict/canceled (a graceful shutdown).
 	Stop <-chan struct{}
+	// Recopy names bundles whose archived copy is damaged: a healthy full
+	// verification copies them again although the ledger records them
+	// (`archive backfill --repair`).
+	Recopy map[string]bool
 
 	// last holds the fast path's references, loaded once per run.
 	last map[VersionKey]LastVerification
+	// archived holds the ledger's archive records for the Runner's
+	// Archive, loaded once per run; put remembers the digests archived
+	// during the run, so that two pointers naming one bundle copy it once.
+	archived map[string]ArchivedBundle
+	put      *sync.Map
 }
 
 // Summary counts what a run decided.
@@ -111,12 +129,23 @@ type Summary struct {
 	// Complete is false when the run was canceled before every pointer had
 	// a decided result.
 	Complete bool
+	// Archived counts the bundles this run copied into the archive.
+	Archived int
+	// Archive is the run's archive coverage; Run leaves it zero for the
+	// caller to fill from the ledger (one definition: the report's).
+	Archive ArchiveCoverage
 }
 
 // Findings reports whether the run has findings for exit code 3 (SPEC §4):
-// any rekor-only or invalid verdict, or a recipe past the expiry cutoff.
+// any archived, rekor-only or invalid verdict, or a recipe past the expiry
+// cutoff.
 func (s *Summary) Findings() bool {
-	if s.ByVerdict[RekorOnly] > 0 || s.ByVerdict[Invalid] > 0 || len(s.LogFindings) > 0 {
+	for v, n := range s.ByVerdict {
+		if n > 0 && v.Finding() {
+			return true
+		}
+	}
+	if len(s.LogFindings) > 0 {
 		return true
 	}
 	for _, r := range s.Recipes {
@@ -167,6 +196,9 @@ func (r *Runner) Run(ctx context.Context, versions []PointerVersion, prior []Res
 		}
 		opts.last = last
 	}
+	if err := r.loadArchived(ctx, &opts); err != nil {
+		return nil, err
+	}
 	rec := newRecorder(ctx, r.Ledger, opts, len(prior)+len(todo))
 	rec.results = append(rec.results, prior...)
 	rec.done = len(prior)
@@ -181,13 +213,13 @@ func (r *Runner) Run(ctx context.Context, versions []PointerVersion, prior []Res
 			break // the ledger failed; rec.wait reports it
 		}
 		if gctx.Err() != nil || stopped(opts.Stop) {
-			rec.submit(r.canceled(v, opts), nil)
+			rec.submit(recorded{res: r.canceled(v, opts)})
 			continue
 		}
 		g.Go(func() error {
 			// g.Go may have waited for a free slot while Stop closed.
 			if stopped(opts.Stop) {
-				rec.submit(r.canceled(v, opts), nil)
+				rec.submit(recorded{res: r.canceled(v, opts)})
 				return nil
 			}
 			rec.submit(r.auditOne(gctx, v, opts))
@@ -206,6 +238,7 @@ func (r *Runner) Run(ctx context.Context, versions []PointerVersion, prior []Res
 		ByAge:     map[Age]int{},
 		Results:   results,
 		Complete:  true,
+		Archived:  rec.archived,
 	}
 	live := map[VersionKey]bool{}
 	for _, v := range versions {

@@ -17,11 +17,12 @@ import (
 
 // memLedger is an in-memory audit.Ledger.
 type memLedger struct {
-	mu      sync.Mutex
-	results []audit.Result
-	bundles []audit.CachedBundle
-	fail    error
-	last    map[audit.VersionKey]audit.LastVerification
+	mu       sync.Mutex
+	results  []audit.Result
+	bundles  []audit.CachedBundle
+	fail     error
+	last     map[audit.VersionKey]audit.LastVerification
+	archived []audit.ArchivedBundle
 }
 
 func (l *memLedger) AppendResults(_ context.Context, _ int64, rs []audit.Result) ([]int64, error) {
@@ -42,6 +43,25 @@ func (l *memLedger) CacheBundles(_ context.Context, bs []audit.CachedBundle) err
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.bundles = append(l.bundles, bs...)
+	return nil
+}
+
+func (l *memLedger) ArchivedBundles(_ context.Context, store string) (map[string]audit.ArchivedBundle, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]audit.ArchivedBundle{}
+	for _, b := range l.archived {
+		if b.Store == store {
+			out[b.Digest] = b
+		}
+	}
+	return out, nil
+}
+
+func (l *memLedger) RecordArchived(_ context.Context, bs []audit.ArchivedBundle) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.archived = append(l.archived, bs...)
 	return nil
 }
 
@@ -73,7 +93,7 @@ func (s *gateSource) Fetch(ctx context.Context, oci, digest string) (*audit.Evid
 	return &audit.Evidence{ManifestDigest: digest, Signature: audit.Signature{Kind: audit.SigstoreBundle, BundleJSON: []byte("{}")}}, nil
 }
 
-func (s *gateSource) Layer(context.Context, string, *audit.Evidence) (*audit.Layer, error) {
+func (s *gateSource) Layer(context.Context, string, *audit.Evidence, bool) (*audit.Layer, error) {
 	s.layers.Add(1)
 	return &audit.Layer{}, nil
 }

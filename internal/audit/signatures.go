@@ -33,11 +33,12 @@ const CheckSignatureCandidates = "signature-candidates"
 //
 // Signature first (issue 15): each candidate's signed checks run before the
 // summary bundle's layer is fetched, and the layer is fetched once, for the
-// first candidate that passes them. A bundle none of whose signatures holds
-// never costs a layer download; layer is then nil. err is the layer's fetch
-// error, for the caller to judge as any fetch failure. The caller releases
-// layer.
-func (r *Runner) verifySignatures(ctx context.Context, oci string, ev *Evidence, want Expectation) (ver Verification, sig Signature, layer *Layer, err error) {
+// first candidate that passes them (with its bytes when keepBlob: the
+// archive may copy it). A bundle none of whose signatures holds never costs
+// a layer download; layer is then nil. Evidence read whole (ev.Files set,
+// an archived copy) needs no fetch. err is the layer's fetch error, for the
+// caller to judge as any fetch failure. The caller releases layer.
+func (r *Runner) verifySignatures(ctx context.Context, oci string, ev *Evidence, want Expectation, keepBlob bool) (ver Verification, sig Signature, layer *Layer, err error) {
 	sigs := append([]Signature{ev.Signature}, ev.Alternatives...)
 	staged := r.staged()
 	var tried []Verification
@@ -47,12 +48,16 @@ func (r *Runner) verifySignatures(ctx context.Context, oci string, ev *Evidence,
 		one.Signature, one.Alternatives, one.Skipped = sig, nil, nil
 		ver, finish := staged.VerifySigned(&one, want)
 		if finish != nil {
-			if layer == nil {
-				if layer, err = r.Source.Layer(ctx, oci, ev); err != nil {
-					return Verification{}, Signature{}, nil, err
+			files := ev.Files
+			if files == nil {
+				if layer == nil {
+					if layer, err = r.Source.Layer(ctx, oci, ev, keepBlob); err != nil {
+						return Verification{}, Signature{}, nil, err
+					}
 				}
+				files = layer.Files
 			}
-			ver = finish(layer.Files)
+			ver = finish(files)
 		}
 		if ver.Verdict.Healthy() {
 			return withCandidates(ver, ev, sigs, tried, i), sig, layer, nil
@@ -102,7 +107,7 @@ func progress(v Verification) int {
 // withCandidates adds to chosen, the verification of sigs[pick], what
 // became of the other candidates; tried holds the failed verifications of
 // sigs[:len(tried)]. When the preferred signature verified and nothing was
-// skipped, chosen is returned unchanged.
+// skipped, or when it was the only candidate, chosen is returned unchanged.
 func withCandidates(chosen Verification, ev *Evidence, sigs []Signature, tried []Verification, pick int) Verification {
 	healthy := chosen.Verdict.Healthy()
 	if healthy && pick == 0 && len(ev.Skipped) == 0 {
@@ -116,6 +121,9 @@ func withCandidates(chosen Verification, ev *Evidence, sigs []Signature, tried [
 	}
 	for _, sk := range ev.Skipped {
 		others = append(others, fmt.Sprintf("referrer %s not usable: %s", short(sk.ReferrerDigest), sk.Reason))
+	}
+	if len(others) == 0 {
+		return chosen // the only candidate: nothing to say about others
 	}
 	n := len(sigs) + len(ev.Skipped)
 	check := Check{Name: CheckSignatureCandidates}

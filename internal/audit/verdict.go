@@ -10,6 +10,10 @@ const (
 	Verified Verdict = "verified"
 	// VerifiedWithFailures: as Verified, but the signed predicate records failed phases.
 	VerifiedWithFailures Verdict = "verified-with-failures"
+	// Archived: the registry lost the bytes, but the auditor's own archive
+	// holds a digest-identical copy that passes every check Verified
+	// requires (SPEC §9): healthy for the recipe, a finding for the pointer.
+	Archived Verdict = "archived"
 	// RekorOnly: the registry lost the bytes, the transparency log still proves the entry.
 	RekorOnly Verdict = "rekor-only"
 	// Invalid: a positive failure; Class says which.
@@ -19,13 +23,20 @@ const (
 )
 
 // Verdicts lists every verdict in report order.
-var Verdicts = []Verdict{Verified, VerifiedWithFailures, RekorOnly, Invalid, NoVerdict}
+var Verdicts = []Verdict{Verified, VerifiedWithFailures, Archived, RekorOnly, Invalid, NoVerdict}
 
-// Healthy reports whether the verdict counts as a healthy attestation.
-func (v Verdict) Healthy() bool { return v == Verified || v == VerifiedWithFailures }
+// Healthy reports whether the verdict counts as a healthy attestation of its
+// recipe (SPEC §3): verified, with or without failures, or archived.
+func (v Verdict) Healthy() bool { return v == Verified || v == VerifiedWithFailures || v == Archived }
 
-// Finding reports whether the verdict is a finding for exit code 3 (SPEC §4).
-func (v Verdict) Finding() bool { return v == RekorOnly || v == Invalid }
+// FromOrigin reports whether the verdict is a healthy verification of the
+// bytes the pointer's registry serves: what the fast path may reuse, and
+// what the archive copies.
+func (v Verdict) FromOrigin() bool { return v == Verified || v == VerifiedWithFailures }
+
+// Finding reports whether the verdict is a finding for exit code 3 (SPEC §4):
+// archived counts, since the pointer's origin is lost.
+func (v Verdict) Finding() bool { return v == Archived || v == RekorOnly || v == Invalid }
 
 // Valid reports whether v is one of the defined verdicts.
 func (v Verdict) Valid() bool {
@@ -88,6 +99,8 @@ type Via string
 const (
 	ViaOCI   Via = "oci"
 	ViaCache Via = "cache"
-	ViaRekor Via = "rekor"
-	ViaNone  Via = "none"
+	// ViaArchive: the auditor's own archived copy (SPEC §9).
+	ViaArchive Via = "archive"
+	ViaRekor   Via = "rekor"
+	ViaNone    Via = "none"
 )

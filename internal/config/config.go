@@ -19,8 +19,10 @@ type Config struct {
 	Rekor    Rekor    `yaml:"rekor"`
 	Registry Registry `yaml:"registry"`
 	Issues   Issues   `yaml:"issues"`
+	Archive  Archive  `yaml:"archive"`
 	Listen   string   `yaml:"listen"`
 	Log      Log      `yaml:"log"`
+	Anchor   Anchor   `yaml:"anchor"`
 
 	// HeartbeatURL, when set, is fetched (GET) after each successful
 	// scheduled run of `serve`, as a dead-man's switch: the monitor alerts
@@ -115,6 +117,51 @@ type Labels struct {
 	Lost   string `yaml:"lost"`
 }
 
+// Archive configures the auditor's own copies of verified bundles (SPEC §9).
+type Archive struct {
+	// Enabled keeps a copy of every bundle verified healthy; false keeps
+	// none (the transparency-log fallback still runs). Default true.
+	Enabled bool `yaml:"enabled"`
+	// Dir is the OCI image layout directory of the copies; default
+	// <dataDir>/archive. Ignored when URL is set.
+	Dir string `yaml:"dir"`
+	// URL is an OCI repository to keep the copies in instead
+	// ("registry.example/aicr-evidence-archive"); empty: Dir.
+	URL string `yaml:"url"`
+}
+
+// Anchor configures the anchors of run heads and the signing of reports
+// (SPEC §10). With nothing set, anchors are written unsigned beside the
+// ledger, or signed keyless where an OIDC token is available.
+type Anchor struct {
+	// Key is a private key file (PEM, unencrypted PKCS#8 or SEC1; ECDSA
+	// P-256 or Ed25519) that signs anchors and reports. Empty: keyless
+	// through Fulcio where an OIDC token is available (GitHub Actions,
+	// SIGSTORE_ID_TOKEN), else anchors are unsigned.
+	Key string `yaml:"key"`
+	// PublicKey is the public key (PEM) that checks anchors and reports;
+	// default the public half of Key. Set it where the key is not (an
+	// auditor's copy of the ledger).
+	PublicKey string `yaml:"publicKey"`
+	// Identity and Issuer are the certificate identity (SAN) and OIDC
+	// issuer that keyless anchors and reports must carry; empty: any
+	// identity the trusted root's CA certified is accepted and named.
+	Identity string `yaml:"identity"`
+	Issuer   string `yaml:"issuer"`
+	// FulcioURL is the certificate authority of keyless signing. Default
+	// https://fulcio.sigstore.dev.
+	FulcioURL string `yaml:"fulcioURL"`
+	// Log is the transparency log anchors and signed reports are submitted
+	// to (Rekor v1 or v2, found out by asking it); empty: none.
+	Log string `yaml:"log"`
+	// TimestampURL is an RFC 3161 timestamp endpoint (e.g.
+	// https://timestamp.sigstore.dev/api/v1/timestamp): keyless signatures
+	// logged to a Rekor v2 log need one. Empty: none.
+	TimestampURL string `yaml:"timestampURL"`
+	// Dir is where anchor files are kept. Default "<ledger.path>.anchors".
+	Dir string `yaml:"dir"`
+}
+
 // Log configures diagnostics on stderr.
 type Log struct {
 	Format string `yaml:"format"` // text | json
@@ -161,8 +208,10 @@ func Default() *Config {
 			MaxPerRun: 20,
 			Labels:    Labels{Recert: "evidence/recert", Lost: "evidence/lost"},
 		},
-		Listen: "127.0.0.1:9464",
-		Log:    Log{Format: "text", Level: "info"},
+		Archive: Archive{Enabled: true},
+		Listen:  "127.0.0.1:9464",
+		Log:     Log{Format: "text", Level: "info"},
+		Anchor:  Anchor{FulcioURL: "https://fulcio.sigstore.dev"},
 
 		ShutdownGrace: Duration(30 * time.Second),
 		MemoryBudget:  DefaultMemoryBudget,

@@ -334,3 +334,38 @@ func TestUnknownEnv(t *testing.T) {
 		t.Error("a warning shows a variable's value")
 	}
 }
+
+// TestArchiveKeys: the archive is on by default, in <dataDir>/archive; a
+// relative archive.dir resolves against the file; archive.url must be
+// REGISTRY/REPOSITORY; everything has a variable.
+func TestArchiveKeys(t *testing.T) {
+	cfg, err := config.Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = "/var/lib/x"
+	if err := cfg.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Archive.Enabled || cfg.Archive.Dir != "/var/lib/x/archive" || cfg.Archive.URL != "" {
+		t.Errorf("archive defaults %+v, want enabled in <dataDir>/archive", cfg.Archive)
+	}
+	dir := t.TempDir()
+	p := writeFile(t, dir, "c.yaml", "archive:\n  enabled: false\n  dir: copies\n")
+	if cfg, err = config.Load(p, env(map[string]string{"EVIDENCE_AUDITD_ARCHIVE_URL": "registry.example:5000/aicr/archive"})); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Archive.Enabled || cfg.Archive.Dir != filepath.Join(dir, "copies") || cfg.Archive.URL != "registry.example:5000/aicr/archive" {
+		t.Errorf("archive %+v, want disabled, dir beside the file, url from the environment", cfg.Archive)
+	}
+	for _, bad := range []string{"https://registry.example/x", "registry.example", "aicr/archive", "registry.example/x@sha256:ab", "reg.example/a b"} {
+		cfg, _ := config.Load("", env(nil))
+		cfg.Archive.URL = bad
+		if err := cfg.Finalize(); err == nil || !strings.Contains(err.Error(), "archive.url") {
+			t.Errorf("archive.url %q: %v, want an error naming archive.url", bad, err)
+		}
+	}
+}

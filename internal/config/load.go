@@ -91,7 +91,8 @@ func (c *Config) loadFile(path string) error {
 
 // pathFields lists the fields holding file system paths.
 func (c *Config) pathFields() []*string {
-	return []*string{&c.Repo.Path, &c.DataDir, &c.Ledger.Path, &c.Trust.TrustedRoot, &c.Issues.Dir, &c.Issues.GitHub.TokenFile}
+	return []*string{&c.Repo.Path, &c.DataDir, &c.Ledger.Path, &c.Trust.TrustedRoot, &c.Issues.Dir, &c.Issues.GitHub.TokenFile,
+		&c.Anchor.Key, &c.Anchor.PublicKey, &c.Anchor.Dir, &c.Archive.Dir}
 }
 
 // checkKeys walks a mapping node against the struct type t and reports the

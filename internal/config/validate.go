@@ -54,8 +54,8 @@ func ParseSchedule(spec string, now time.Time) (cron.Schedule, error) {
 	return sched, nil
 }
 
-// Finalize fills the defaults that derive from other keys (ledger.path and
-// issues.dir from dataDir) and validates everything, returning every problem
+// Finalize fills the defaults that derive from other keys (ledger.path,
+// issues.dir and archive.dir from dataDir) and validates everything, returning every problem
 // at once, each naming its key.
 func (c *Config) Finalize() error {
 	if c.DataDir == "" {
@@ -66,6 +66,12 @@ func (c *Config) Finalize() error {
 	}
 	if c.Issues.Dir == "" {
 		c.Issues.Dir = filepath.Join(c.DataDir, "issues")
+	}
+	if c.Archive.Dir == "" {
+		c.Archive.Dir = filepath.Join(c.DataDir, "archive")
+	}
+	if c.Anchor.Dir == "" && c.Ledger.Path != "" {
+		c.Anchor.Dir = c.Ledger.Path + ".anchors"
 	}
 	return c.Validate()
 }
@@ -157,6 +163,13 @@ func (c *Config) Validate() error {
 	if c.Issues.Labels.Recert == "" || c.Issues.Labels.Lost == "" {
 		bad("issues.labels", "recert and lost labels must not be empty")
 	}
+	if u := c.Archive.URL; u != "" {
+		host, repo, ok := strings.Cut(strings.TrimPrefix(u, "oci://"), "/")
+		if !ok || host == "" || repo == "" || strings.Contains(u, "@") || strings.ContainsAny(u, " \t") || strings.Contains(strings.TrimPrefix(u, "oci://"), "://") ||
+			!strings.ContainsAny(host, ".:") && host != "localhost" {
+			bad("archive.url", "%q: want REGISTRY/REPOSITORY, e.g. registry.example/aicr-evidence-archive", u)
+		}
+	}
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil || !validPort(port) {
 		bad("listen", "%q: want host:port with a port 0..65535, e.g. 127.0.0.1:9464", c.Listen)
 	}
@@ -170,6 +183,20 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownGrace < Duration(time.Second) || c.ShutdownGrace > Duration(time.Hour) {
 		bad("shutdownGrace", "%s is out of range 1s..1h", c.ShutdownGrace)
+	}
+	for key, u := range map[string]string{"anchor.fulcioURL": c.Anchor.FulcioURL, "anchor.log": c.Anchor.Log, "anchor.timestampURL": c.Anchor.TimestampURL} {
+		if u == "" {
+			continue
+		}
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			bad(key, "%q is not an http(s) URL", u)
+		}
+	}
+	if c.Anchor.FulcioURL == "" {
+		bad("anchor.fulcioURL", "must not be empty (default https://fulcio.sigstore.dev)")
+	}
+	if (c.Anchor.Identity == "") != (c.Anchor.Issuer == "") {
+		bad("anchor.identity", "set anchor.identity and anchor.issuer together (the keyless signer anchors and reports must carry)")
 	}
 	switch c.Log.Format {
 	case "text", "json":

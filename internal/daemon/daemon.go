@@ -27,6 +27,20 @@ type RunStats struct {
 	Findings  bool
 	ByVerdict map[string]int // pointer versions by verdict
 	ByAge     map[string]int // pointer versions by age
+	// Archive is the run's archive coverage (SPEC §9).
+	Archive audit.ArchiveCoverage
+	// Anchor is the run's anchor (SPEC §10); the zero value when none was
+	// written.
+	Anchor AnchorStats
+}
+
+// AnchorStats is what the daemon logs and exports of a run's anchor: never
+// a key or a token, only the head and who signed.
+type AnchorStats struct {
+	RunID    int64  // the anchored run; 0: no anchor
+	Head     string // the anchored head, sha256:<hex>
+	SignedBy string // "" unsigned
+	LogIndex int64  // -1 not logged
 }
 
 // Result classifies the run for evidence_auditd_runs_total.
@@ -42,7 +56,7 @@ func (s RunStats) Result() string {
 
 // StatsOf summarizes an audit summary for the daemon.
 func StatsOf(runID int64, s *audit.Summary) RunStats {
-	st := RunStats{RunID: runID, Complete: s.Complete, Findings: s.Findings(), ByVerdict: map[string]int{}, ByAge: map[string]int{}}
+	st := RunStats{RunID: runID, Complete: s.Complete, Findings: s.Findings(), ByVerdict: map[string]int{}, ByAge: map[string]int{}, Archive: s.Archive}
 	for v, n := range s.ByVerdict {
 		st.ByVerdict[string(v)] = n
 	}
@@ -65,6 +79,7 @@ type Ledger interface {
 	LeaseLedger
 	LatestRun(ctx context.Context, completeOnly bool) (ledger.Run, error)
 	Results(ctx context.Context, runID int64) ([]audit.Result, error)
+	ArchiveCoverage(ctx context.Context, runID int64) (audit.ArchiveCoverage, error)
 }
 
 // Options configure a Daemon. Schedule, Job and Ledger are required.
@@ -295,7 +310,15 @@ func (d *Daemon) runOnce(ctx context.Context, slot time.Time) {
 		return
 	}
 	d.m.runEnded(st.Result(), end.Sub(start), end, &st)
-	d.log.Info("audit finished", "run", st.RunID, "result", st.Result(), "duration", end.Sub(start).Round(time.Millisecond).String())
+	attrs := []any{"run", st.RunID, "result", st.Result(), "duration", end.Sub(start).Round(time.Millisecond).String()}
+	if a := st.Anchor; a.RunID > 0 {
+		signedBy := a.SignedBy
+		if signedBy == "" {
+			signedBy = "unsigned"
+		}
+		attrs = append(attrs, "anchoredRun", a.RunID, "head", a.Head, "signedBy", signedBy, "logIndex", a.LogIndex)
+	}
+	d.log.Info("audit finished", attrs...)
 	if st.Complete && d.o.HeartbeatURL != "" {
 		d.ping(ctx)
 	}
@@ -400,6 +423,9 @@ func (d *Daemon) seedMetrics(ctx context.Context) {
 	for _, r := range rs {
 		s.ByVerdict[r.Verdict]++
 		s.ByAge[r.Age]++
+	}
+	if cov, err := d.o.Ledger.ArchiveCoverage(ctx, last.ID); err == nil {
+		s.Archive = cov
 	}
 	st := StatsOf(last.ID, s)
 	d.m.setCounts(st)

@@ -17,6 +17,7 @@ import (
 	"time"
 	_ "time/tzdata" // CRON_TZ tests must not depend on the host's zoneinfo
 
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/daemon"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
@@ -61,7 +62,9 @@ func (r *recorder) job(context.Context, <-chan struct{}) (daemon.RunStats, error
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ran = append(r.ran, r.fc.Now())
-	return daemon.RunStats{Complete: true, ByVerdict: map[string]int{"verified": 2}, ByAge: map[string]int{"fresh": 2}}, nil
+	return daemon.RunStats{Complete: true, ByVerdict: map[string]int{"verified": 2}, ByAge: map[string]int{"fresh": 2},
+		Archive: audit.ArchiveCoverage{Archived: 1, Healthy: 2},
+		Anchor:  daemon.AnchorStats{RunID: 7, Head: "sha256:" + strings.Repeat("ab", 32), SignedBy: "key ed25519 sha256:cd", LogIndex: 3}}, nil
 }
 
 func (r *recorder) runs() []time.Time {
@@ -481,10 +484,18 @@ func TestHeartbeatAndMetricsAfterRun(t *testing.T) {
 	fc := newFakeClock(now)
 	db := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"), fc)
 	rec := &recorder{fc: fc}
-	d := newDaemon(t, daemon.Options{Schedule: "@weekly", Job: rec.job, Ledger: db, Clock: fc, HeartbeatURL: hb.URL})
+	var logs syncBuffer
+	d := newDaemon(t, daemon.Options{Schedule: "@weekly", Job: rec.job, Ledger: db, Clock: fc, HeartbeatURL: hb.URL,
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	stop := startDaemon(t, d)
 	waitFor(t, func() bool { return !d.Next().IsZero() })
 	stop()
+	// The anchor is kept outside the database in daemon mode too: in the
+	// log line and as a label-free gauge (SPEC §10).
+	if line := logs.String(); !strings.Contains(line, `msg="audit finished"`) ||
+		!strings.Contains(line, "anchoredRun=7 head=sha256:"+strings.Repeat("ab", 32)+` signedBy="key ed25519 sha256:cd" logIndex=3`) {
+		t.Errorf("audit finished log line does not carry the anchor:\n%s", line)
+	}
 	if got := pings.Load(); got != 1 {
 		t.Errorf("%d heartbeat pings, want 1", got)
 	}
@@ -496,8 +507,11 @@ func TestHeartbeatAndMetricsAfterRun(t *testing.T) {
 		{"evidence_auditd_runs_total", `result="failed"`, 0},
 		{"evidence_auditd_pointers", `verdict="verified"`, 2},
 		{"evidence_auditd_pointer_ages", `age="fresh"`, 2},
+		{"evidence_auditd_archive_bundles", `state="healthy"`, 2},
+		{"evidence_auditd_archive_bundles", `state="archived"`, 1},
 		{"evidence_auditd_heartbeat_pings_total", `outcome="ok"`, 1},
 		{"evidence_auditd_last_success_timestamp_seconds", "", float64(now.Unix())},
+		{"evidence_auditd_anchored_run_id", "", 7},
 	} {
 		if got := counter(t, d, c.name, c.labels); got != c.want {
 			t.Errorf("%s{%s} = %v, want %v", c.name, c.labels, got, c.want)

@@ -50,8 +50,10 @@ type Metrics struct {
 	inProgress  prometheus.Gauge
 	runDone     prometheus.Gauge
 	runTotal    prometheus.Gauge
+	anchored    prometheus.Gauge
 	pointers    *prometheus.GaugeVec
 	ages        *prometheus.GaugeVec
+	archive     *prometheus.GaugeVec
 	issueOps    *prometheus.CounterVec
 	requests    *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
@@ -75,6 +77,8 @@ func NewMetrics() *Metrics {
 			Help: "Unix time at which the last audit run ended, whatever its result."}),
 		nextRun: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "next_run_timestamp_seconds",
 			Help: "Unix time of the next scheduled audit run."}),
+		anchored: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "anchored_run_id",
+			Help: "Id of the newest run whose ledger head is anchored outside the database (SPEC §10); 0 before the first. Compare with the anchor files and the ledger."}),
 		inProgress: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "run_in_progress",
 			Help: "1 while this process runs an audit."}),
 		runDone: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "run_pointers_done",
@@ -85,6 +89,9 @@ func NewMetrics() *Metrics {
 			Help: "Pointer versions of the last complete run by verdict."}, []string{"verdict"}),
 		ages: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "pointer_ages",
 			Help: "Pointer versions of the last complete run by age: fresh, expiring, expired."}, []string{"age"}),
+		archive: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "archive_bundles",
+			Help: "Archive coverage of the last complete run: its distinct healthy bundles (state=healthy) and how many of them the archive holds (state=archived)."},
+			[]string{"state"}),
 		issueOps: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "issue_operations_total",
 			Help: "Issue operations by kind, operation and outcome (ok, error)."}, []string{"kind", "op", "outcome"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "requests_total",
@@ -98,7 +105,7 @@ func NewMetrics() *Metrics {
 		lockWaits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "lock_waits_total",
 			Help: "Times an audit had to wait because another process held the audit lock."}),
 	}
-	m.reg.MustRegister(m.runs, m.duration, m.lastSuccess, m.lastRun, m.nextRun, m.inProgress, m.runDone, m.runTotal, m.pointers, m.ages,
+	m.reg.MustRegister(m.runs, m.duration, m.lastSuccess, m.lastRun, m.nextRun, m.inProgress, m.runDone, m.runTotal, m.anchored, m.pointers, m.ages, m.archive,
 		m.issueOps, m.requests, m.latency, m.heartbeats, m.lockWaits,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{ResultHealthy, ResultFindings, ResultFailed, ResultInterrupted} {
@@ -165,11 +172,18 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
+// SetAnchoredRun sets the anchored-run gauge, e.g. from the ledger at
+// start (the newest anchored run before this process).
+func (m *Metrics) SetAnchoredRun(id int64) { m.anchored.Set(float64(id)) }
+
 // runEnded records one run.
 func (m *Metrics) runEnded(result string, d time.Duration, end time.Time, st *RunStats) {
 	m.runs.WithLabelValues(result).Inc()
 	m.duration.Observe(d.Seconds())
 	m.lastRun.Set(unix(end))
+	if st != nil && st.Anchor.RunID > 0 {
+		m.anchored.Set(float64(st.Anchor.RunID))
+	}
 	if st != nil && st.Complete {
 		m.lastSuccess.Set(unix(end))
 		m.setCounts(*st)
@@ -186,6 +200,8 @@ func (m *Metrics) setCounts(st RunStats) {
 	for a, n := range st.ByAge {
 		m.ages.WithLabelValues(a).Set(float64(n))
 	}
+	m.archive.WithLabelValues("healthy").Set(float64(st.Archive.Healthy))
+	m.archive.WithLabelValues("archived").Set(float64(st.Archive.Archived))
 }
 
 func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

@@ -156,6 +156,12 @@ func parseSchemaVersion(m map[string]*yaml.Node, parent string) (string, error) 
 	return v, nil
 }
 
+// ValidRecipeName reports whether name follows the recipe-name rule of
+// pointer files: lowercase letters, digits, '.', '_' and '-', starting and
+// ending with a letter or digit, at most 128 bytes. A name that breaks it
+// (one a malformed pointer's path supplies) is never used to name a file.
+func ValidRecipeName(name string) bool { return checkRecipeName("", name) == nil }
+
 func checkRecipeName(field, name string) error {
 	if len(name) > maxRecipeLen || !recipeRE.MatchString(name) {
 		return schemaErr(field, fmt.Sprintf("%q is not a recipe name (lowercase letters, digits, '.', '_', '-'; at most %d bytes)", truncate(name), maxRecipeLen))

@@ -32,7 +32,12 @@
 //     crash, or a lost response, between sending and recording) searches the
 //     tracker thoroughly for the marker before creating anything.
 //
-// issues imports audit, budget, config, evidence and ledger; it must not import cmd/,
-// report or daemon. It never prints; diagnostics go to the *slog.Logger the
-// caller passes.
+// Titles, bodies, file names and printed plans escape text from the audited
+// repository by the rule of SPEC §4 (package escape); a recipe name that
+// breaks the recipe-name rule gets no file named after it (FileSink.Path)
+// and is percent-encoded in the marker.
+//
+// issues imports audit, budget, config, escape, evidence and ledger; it must
+// not import cmd/, report or daemon. It never prints; diagnostics go to the
+// *slog.Logger the caller passes.
 package issues

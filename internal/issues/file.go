@@ -3,6 +3,8 @@ package issues
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/atomicfile"
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
+	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 )
 
 // FileSink is the file sink (SPEC §7): one Markdown file per open issue at
@@ -28,8 +32,19 @@ var _ Tracker = (*FileSink)(nil)
 // Name implements Tracker.
 func (f *FileSink) Name() string { return "file" }
 
-// Path is the file of the issue of kind and recipe.
+// Path is the file of the issue of kind and recipe: <kind>-<recipe>.md.
+// A recipe name that breaks the recipe-name rule (SPEC §4; a malformed
+// pointer's path can carry control characters, bidirectional overrides,
+// spaces or 255 bytes) gets no file named after it:
+// <kind>-_invalid-recipe-<first 24 hex of its sha256>.md, stable for the
+// same name, distinct from every valid name (none starts with '_'), and
+// still filed — an unfiled finding would be a lost one. Its title and body
+// name the recipe, escaped.
 func (f *FileSink) Path(kind Kind, recipe string) string {
+	if !evidence.ValidRecipeName(recipe) {
+		sum := sha256.Sum256([]byte(recipe))
+		return filepath.Join(f.Dir, string(kind)+"-_invalid-recipe-"+hex.EncodeToString(sum[:12])+".md")
+	}
 	return filepath.Join(f.Dir, string(kind)+"-"+recipe+".md")
 }
 
@@ -117,11 +132,13 @@ func (f *FileSink) write(ref Ref, comments []string) error {
 		return &TrackerError{Op: "issue directory", Msg: err.Error(), kind: ErrUnavailable}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\n", ref.Title)
+	// The title is rendered escaped; one a human edited in the file is
+	// escaped again (a no-op on escaped text) before it is written back.
+	fmt.Fprintf(&b, "# %s\n\n", escape.Line(ref.Title))
 	fmt.Fprintf(&b, "- Labels: %s\n", strings.Join(ref.Labels, ", "))
 	as := make([]string, len(ref.Assignees))
 	for i, a := range ref.Assignees {
-		as[i] = "@" + a
+		as[i] = "@" + escape.Line(a)
 	}
 	fmt.Fprintf(&b, "- Assignees: %s\n", strings.Join(as, ", "))
 	fmt.Fprintf(&b, "- Route: %s\n\n", routeLine(ref.Body))

@@ -63,6 +63,9 @@ func result(p ptr) audit.Result {
 	if p.verdict == audit.RekorOnly {
 		r.VerifiedVia = audit.ViaRekor
 	}
+	if p.verdict == audit.Archived {
+		r.VerifiedVia = audit.ViaArchive
+	}
 	if p.verdict == audit.NoVerdict {
 		r.VerifiedVia = audit.ViaNone
 	}

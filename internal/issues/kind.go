@@ -2,7 +2,10 @@ package issues
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
+
+	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 )
 
 // Kind is one of SPEC §7's issue kinds.
@@ -20,13 +23,25 @@ var Kinds = []Kind{KindRecert, KindLost}
 // Marker is the hidden line by which the auditor finds its issue for kind
 // and recipe (SPEC §7).
 func Marker(kind Kind, recipe string) string {
-	return fmt.Sprintf("<!-- evidence-auditd:kind=%s recipe=%s -->", kind, recipe)
+	return fmt.Sprintf("<!-- evidence-auditd:kind=%s recipe=%s -->", kind, markerName(recipe))
 }
 
 // markerQuery is the marker's text without the comment delimiters, as a
 // search phrase.
 func markerQuery(kind Kind, recipe string) string {
-	return fmt.Sprintf("evidence-auditd:kind=%s recipe=%s", kind, recipe)
+	return fmt.Sprintf("evidence-auditd:kind=%s recipe=%s", kind, markerName(recipe))
+}
+
+// markerName is the recipe as the marker spells it: a valid recipe name as
+// is; any other (a malformed pointer's path can name anything) percent-
+// encoded, so that the marker stays one token the marker pattern and a
+// search phrase can hold — no space, quote, "-->" or control character —
+// and still names exactly that recipe.
+func markerName(recipe string) string {
+	if evidence.ValidRecipeName(recipe) {
+		return recipe
+	}
+	return url.PathEscape(recipe)
 }
 
 var markerRE = regexp.MustCompile(`<!-- evidence-auditd:kind=([a-z]+) recipe=([^ ]+) -->`)
@@ -37,14 +52,18 @@ func ParseMarker(body string) (kind Kind, recipe string, ok bool) {
 	if m == nil {
 		return "", "", false
 	}
-	return Kind(m[1]), m[2], true
+	recipe, err := url.PathUnescape(m[2])
+	if err != nil {
+		return "", "", false
+	}
+	return Kind(m[1]), recipe, true
 }
 
 // hasMarker reports whether body carries exactly the marker of kind and
 // recipe (a search hit for a prefix of the recipe name does not count).
 func hasMarker(body string, kind Kind, recipe string) bool {
 	for _, m := range markerRE.FindAllStringSubmatch(body, -1) {
-		if Kind(m[1]) == kind && m[2] == recipe {
+		if Kind(m[1]) == kind && m[2] == markerName(recipe) {
 			return true
 		}
 	}

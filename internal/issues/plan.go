@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
 
@@ -318,16 +319,16 @@ func (p *Plan) Print(w io.Writer) {
 		if op.Prior != nil {
 			target = fmt.Sprintf("issue #%d", op.Prior.Number)
 			if op.Prior.Number == 0 {
-				target = "issue " + op.Prior.URL
+				target = "issue " + escape.Line(op.Prior.URL)
 			}
 		}
-		fmt.Fprintf(w, "  %-6s %-6s %s (%s): %s\n", op.Action, op.Kind, op.Recipe, target, op.Why)
+		fmt.Fprintf(w, "  %-6s %-6s %s (%s): %s\n", op.Action, op.Kind, escape.Line(op.Recipe), target, escape.Line(op.Why))
 		if op.Action != ActionClose {
 			as := "nobody"
 			if len(op.Draft.Assignees) > 0 {
-				as = "@" + strings.Join(op.Draft.Assignees, ", @")
+				as = "@" + strings.Join(lines(op.Draft.Assignees), ", @")
 			}
-			fmt.Fprintf(w, "         via %s (%s), assign %s\n", op.Route.Via, op.Route.Source, as)
+			fmt.Fprintf(w, "         via %s (%s), assign %s\n", op.Route.Via, escape.Line(op.Route.Source), as)
 		}
 	}
 }

@@ -11,8 +11,8 @@ type UsageError struct{ Err error }
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
 
-// usage wraps err as a UsageError (nil stays nil).
-func usage(err error) error {
+// Usage wraps err as a UsageError (nil stays nil).
+func Usage(err error) error {
 	if err == nil {
 		return nil
 	}

@@ -17,7 +17,7 @@ func (j *Job) syncIssues(ctx context.Context, db *ledger.DB, run ledger.Run, dry
 	cfg, log := j.Config, j.Log
 	tr, err := issues.NewTracker(cfg, issues.WithUserAgent(j.UserAgent))
 	if err != nil {
-		return nil, issues.Summary{}, usage(err)
+		return nil, issues.Summary{}, Usage(err)
 	}
 	repo, err := OpenRepo(ctx, cfg, true)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/anchor"
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/budget"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
@@ -72,6 +73,9 @@ type Outcome struct {
 	Summary *audit.Summary
 	// Degraded: the run could not decide most pointers (audit.Degraded).
 	Degraded bool
+	// Anchor is the run's anchor (SPEC §10); nil when it could not be
+	// recorded (the job logged why).
+	Anchor *anchor.Anchor
 	// Plan and Issues are the issue phase; Plan is nil when no plan was
 	// made (an interrupted run), Issues.Stopped says why nothing was sent.
 	Plan   *issues.Plan
@@ -89,11 +93,18 @@ func (j *Job) Audit(ctx context.Context, req Request) (*Outcome, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Ledger.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("ledger directory: %w", err)
 	}
-	db, err := ledger.Open(ctx, cfg.Ledger.Path)
+	an, err := j.newAnchorer()
+	if err != nil {
+		return nil, err
+	}
+	db, err := ledger.Open(ctx, cfg.Ledger.Path, ledger.WithAppendHook(an.Hook))
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
+	if err := an.Bind(ctx, db); err != nil {
+		return nil, err
+	}
 	ctx, release, err := j.lock(ctx, db, req.LockHeld)
 	if err != nil {
 		return nil, err
@@ -128,10 +139,20 @@ func (j *Job) Audit(ctx context.Context, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	arch, err := NewArchive(cfg, j.UserAgent, j.Instruments, false)
+	if err != nil {
+		return nil, err
+	}
 	run, resumed, err := beginOrResume(ctx, db, cfg, req, walked.head, verifier)
 	if err != nil {
 		return nil, err
 	}
+	if resumed {
+		if err := an.CheckResume(ctx, db, run.ID); err != nil {
+			return nil, err
+		}
+	}
+	j.anchorPending(ctx, db, an)
 	var prior []audit.Result
 	done := map[audit.VersionKey]bool{}
 	if resumed {
@@ -144,14 +165,14 @@ func (j *Job) Audit(ctx context.Context, req Request) (*Outcome, error) {
 		log.Info("resuming interrupted run", "run", run.ID, "alreadyRecorded", len(prior))
 	}
 	allow := ParseAllowlist(walked.allowlist, cfg.Repo.EvidenceDir+"/"+evidence.AllowlistFile, log)
-	if err := db.PutRunInputs(ctx, run.ID, ledger.RunInputs{EvidenceDir: cfg.Repo.EvidenceDir, Allowlist: walked.allowlist}); err != nil {
+	if err := db.PutRunInputs(ctx, run.ID, ledger.RunInputs{EvidenceDir: cfg.Repo.EvidenceDir, Allowlist: walked.allowlist, Archive: storeName(arch)}); err != nil {
 		return nil, err
 	}
 	tlog, err := NewRekor(cfg, verifier, j.UserAgent, j.Instruments, rekor.WithStore(db), rekor.WithBudget(mem))
 	if err != nil {
 		return nil, err
 	}
-	runner := &audit.Runner{Source: source, Verifier: verifier, Ledger: db, Fallback: tlog, Monitor: tlog}
+	runner := &audit.Runner{Source: source, Verifier: verifier, Ledger: db, Fallback: tlog, Monitor: tlog, Archive: arch}
 	sum, err := runner.Run(ctx, versions, prior, audit.Options{
 		RunID:       run.ID,
 		AsOf:        run.AsOf,
@@ -176,11 +197,14 @@ func (j *Job) Audit(ctx context.Context, req Request) (*Outcome, error) {
 	if err := db.PutRecipeStatuses(wctx, run.ID, sum.Recipes); err != nil {
 		return nil, err
 	}
+	if sum.Archive, err = db.ArchiveCoverage(wctx, run.ID); err != nil {
+		return nil, err
+	}
 	complete := sum.Complete && len(req.Only) == 0
 	if run, err = db.FinishRun(wctx, run.ID, complete, time.Time{}); err != nil {
 		return nil, err
 	}
-	out := &Outcome{Run: run, Resumed: resumed, Summary: sum, Degraded: sum.Degraded()}
+	out := &Outcome{Run: run, Resumed: resumed, Summary: sum, Degraded: sum.Degraded(), Anchor: j.anchorRun(wctx, db, an, run.ID)}
 	if out.Degraded {
 		log.Warn("degraded run: the auditor could not decide most pointers; it is not a baseline for later reports",
 			"run", run.ID, "noVerdict", sum.ByVerdict[audit.NoVerdict], "pointers", sum.Pointers)
@@ -430,7 +454,7 @@ func onlyRecipes(vs []audit.PointerVersion, only []string, evidenceDir string) (
 		}
 		hint = "known recipes: " + strings.Join(names, ", ")
 	}
-	return nil, usage(fmt.Errorf("--only %s: no merged pointer is for %s (%s)", strings.Join(unknown, ", "), plural(len(unknown), "this recipe", "these recipes"), hint))
+	return nil, Usage(fmt.Errorf("--only %s: no merged pointer is for %s (%s)", strings.Join(unknown, ", "), plural(len(unknown), "this recipe", "these recipes"), hint))
 }
 
 func plural(n int, one, many string) string {

@@ -23,7 +23,7 @@ func OpenRepo(ctx context.Context, cfg *config.Config, offline bool) (*history.R
 	if cfg.Repo.Path != "" {
 		r, err := history.Open(cfg.Repo.Path)
 		if errors.Is(err, history.ErrNoRepository) {
-			return nil, usage(err) // a wrong --repo or repo.path (SPEC §4: exit 2)
+			return nil, Usage(err) // a wrong --repo or repo.path (SPEC §4: exit 2)
 		}
 		return r, err
 	}
@@ -50,7 +50,7 @@ func OpenRepo(ctx context.Context, cfg *config.Config, offline bool) (*history.R
 func WalkError(ref string, err error) error {
 	err = fmt.Errorf("walk %s: %w", ref, err)
 	if errors.Is(err, history.ErrRefNotFound) {
-		return usage(err)
+		return Usage(err)
 	}
 	return err
 }

@@ -13,7 +13,8 @@ import (
 // snapshot: one object per record, each with a "type" field, in this order
 // — run (by id), walk, pointerVersion (by repo, ref, added time, path),
 // result (by seq), bundle (by digest, with its verifications), checkpoint
-// (by id), issue (by recipe, kind), issueOp (by id). Times are the stored
+// (by id), issue (by recipe, kind), issueOp (by id), seal (by sealing
+// order), anchor (by run), archived (by id). Times are the stored
 // UTC strings ("" for unknown); byte fields that are not necessarily JSON
 // (pointer content, bundles, statements, checkpoint roots) are base64.
 // Result rows carry enc, prevHash and hash, so the chain can be recomputed
@@ -26,6 +27,7 @@ func (d *DB) Export(ctx context.Context, w io.Writer) error {
 			exportRunsTx, exportWalksTx, exportPointerVersionsTx, exportResultsTx,
 			exportRunInputsTx, exportRunRecipesTx,
 			exportBundlesTx, exportCheckpointsTx, exportIssuesTx, exportIssueOpsTx,
+			exportSealsTx, exportAnchorsTx, exportArchivedTx,
 		} {
 			if err := step(ctx, tx, enc); err != nil {
 				return err
@@ -346,12 +348,13 @@ type exportRunInput struct {
 	RunID       int64  `json:"runId"`
 	EvidenceDir string `json:"evidenceDir"`
 	Allowlist   []byte `json:"allowlist"`
+	Archive     string `json:"archive"`
 }
 
 func exportRunInputsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
-	return each(ctx, tx, `SELECT run_id, evidence_dir, allowlist FROM run_inputs ORDER BY run_id`, func(s scanner) error {
+	return each(ctx, tx, `SELECT run_id, evidence_dir, allowlist, archive FROM run_inputs ORDER BY run_id`, func(s scanner) error {
 		in := exportRunInput{Type: "runInput"}
-		if err := s.Scan(&in.RunID, &in.EvidenceDir, &in.Allowlist); err != nil {
+		if err := s.Scan(&in.RunID, &in.EvidenceDir, &in.Allowlist, &in.Archive); err != nil {
 			return err
 		}
 		return enc.Encode(in)
@@ -386,5 +389,76 @@ func exportRunRecipesTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) erro
 		}
 		r.NeedsRecert, r.Undetermined, r.Lost = needs == 1, undet == 1, rawOrNull(lost)
 		return enc.Encode(r)
+	})
+}
+
+type exportSeal struct {
+	Type     string `json:"type"`
+	Seq      int64  `json:"seq"`
+	RunID    int64  `json:"runId"`
+	Enc      int    `json:"enc"`
+	Covers   string `json:"covers"`
+	PrevSeal string `json:"prevSeal"`
+	Seal     string `json:"seal"`
+	SealedAt string `json:"sealedAt"`
+}
+
+func exportSealsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
+	return each(ctx, tx, `SELECT seq, run_id, enc, covers, prev_seal, seal, sealed_at FROM run_seals ORDER BY seq`, func(s scanner) error {
+		e := exportSeal{Type: "seal"}
+		if err := s.Scan(&e.Seq, &e.RunID, &e.Enc, &e.Covers, &e.PrevSeal, &e.Seal, &e.SealedAt); err != nil {
+			return err
+		}
+		return enc.Encode(e)
+	})
+}
+
+type exportAnchor struct {
+	Type      string `json:"type"`
+	RunID     int64  `json:"runId"`
+	Note      string `json:"note"`
+	Bundle    []byte `json:"bundle"`
+	LogURL    string `json:"logUrl"`
+	LogIndex  int64  `json:"logIndex"`
+	CreatedAt string `json:"createdAt"`
+}
+
+func exportAnchorsTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
+	return each(ctx, tx, `SELECT run_id, note, bundle, log_url, log_index, created_at FROM anchors ORDER BY run_id`, func(s scanner) error {
+		a := exportAnchor{Type: "anchor"}
+		if err := s.Scan(&a.RunID, &a.Note, &a.Bundle, &a.LogURL, &a.LogIndex, &a.CreatedAt); err != nil {
+			return err
+		}
+		return enc.Encode(a)
+	})
+}
+
+type exportArchived struct {
+	Type           string          `json:"type"`
+	Digest         string          `json:"digest"`
+	Store          string          `json:"store"`
+	SignatureKind  string          `json:"signatureKind"`
+	ReferrerDigest string          `json:"referrerDigest"`
+	Objects        json.RawMessage `json:"objects"`
+	Bytes          int64           `json:"bytes"`
+	ArchivedAt     string          `json:"archivedAt"`
+	RunID          *int64          `json:"runId"`
+}
+
+// exportArchivedTx writes the archive records (SPEC §9), by id.
+func exportArchivedTx(ctx context.Context, tx *sql.Tx, enc *json.Encoder) error {
+	return each(ctx, tx, `SELECT digest, store, signature_kind, referrer_digest, objects, bytes, archived_at, run_id
+		FROM archived_bundles ORDER BY id`, func(s scanner) error {
+		a := exportArchived{Type: "archived"}
+		var objs string
+		var run sql.NullInt64
+		if err := s.Scan(&a.Digest, &a.Store, &a.SignatureKind, &a.ReferrerDigest, &objs, &a.Bytes, &a.ArchivedAt, &run); err != nil {
+			return err
+		}
+		a.Objects = rawOrNull(objs)
+		if run.Valid {
+			a.RunID = &run.Int64
+		}
+		return enc.Encode(a)
 	})
 }

@@ -59,7 +59,7 @@ func TestExport(t *testing.T) {
 			lastHash = rec.Hash
 		}
 	}
-	want := []string{"run", "walk", "pointerVersion", "result", "result", "bundle", "checkpoint", "issue"}
+	want := []string{"run", "walk", "pointerVersion", "result", "result", "bundle", "checkpoint", "issue", "seal"}
 	if !reflect.DeepEqual(types, want) {
 		t.Errorf("export record types = %v, want %v", types, want)
 	}

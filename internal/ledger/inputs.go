@@ -11,6 +11,9 @@ import (
 type RunInputs struct {
 	EvidenceDir string
 	Allowlist   []byte // recipes/evidence/allowlist.yaml at the walked head; nil if absent
+	// Archive names the archive store the run copied verified bundles into
+	// (audit.Archive.Name); "" when the archive was disabled.
+	Archive string
 }
 
 // PutRunInputs records (or, for a resumed run, re-records) a run's inputs.
@@ -20,9 +23,10 @@ func (d *DB) PutRunInputs(ctx context.Context, runID int64, in RunInputs) error 
 		al = []byte{}
 	}
 	err := d.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO run_inputs (run_id, evidence_dir, allowlist) VALUES (?, ?, ?)
-			ON CONFLICT (run_id) DO UPDATE SET evidence_dir = excluded.evidence_dir, allowlist = excluded.allowlist`,
-			runID, in.EvidenceDir, al)
+		_, err := tx.ExecContext(ctx, `INSERT INTO run_inputs (run_id, evidence_dir, allowlist, archive) VALUES (?, ?, ?, ?)
+			ON CONFLICT (run_id) DO UPDATE SET evidence_dir = excluded.evidence_dir, allowlist = excluded.allowlist,
+				archive = excluded.archive`,
+			runID, in.EvidenceDir, al, in.Archive)
 		return err
 	})
 	if err != nil {
@@ -34,8 +38,8 @@ func (d *DB) PutRunInputs(ctx context.Context, runID int64, in RunInputs) error 
 // RunInputs returns a run's inputs; ok is false when none were recorded.
 func (d *DB) RunInputs(ctx context.Context, runID int64) (in RunInputs, ok bool, err error) {
 	err = d.read(ctx, func(tx *sql.Tx) error {
-		e := tx.QueryRowContext(ctx, `SELECT evidence_dir, allowlist FROM run_inputs WHERE run_id = ?`, runID).
-			Scan(&in.EvidenceDir, &in.Allowlist)
+		e := tx.QueryRowContext(ctx, `SELECT evidence_dir, allowlist, archive FROM run_inputs WHERE run_id = ?`, runID).
+			Scan(&in.EvidenceDir, &in.Allowlist, &in.Archive)
 		if errors.Is(e, sql.ErrNoRows) {
 			return nil
 		}

@@ -50,6 +50,7 @@ type DB struct {
 	path     string
 	readOnly bool
 	now      func() time.Time
+	hook     AppendHook
 
 	// wmu serialises this process's writers so they queue on a mutex rather
 	// than on SQLite's sleeping busy handler; other processes are held off by
@@ -61,7 +62,31 @@ type DB struct {
 type Option func(*options) error
 
 type options struct {
-	now func() time.Time
+	now  func() time.Time
+	hook AppendHook
+}
+
+// ChainPoint is a place in the result chain: a row's seq and hash
+// ("sha256:<hex>"); 0 and "" before the first row.
+type ChainPoint struct {
+	Seq  int64
+	Hash string
+}
+
+// AppendHook is told, inside the transaction that appends result rows to a
+// run and before it commits, the chain head before the rows and the head
+// they make. An error rolls the append back. internal/anchor records the
+// progress of an unfinished run outside the database with it, so that rows
+// forged into a run that crashed are told from the rows the auditor wrote
+// (SPEC §6).
+type AppendHook func(runID int64, before, after ChainPoint) error
+
+// WithAppendHook sets the hook AppendResults calls before each commit.
+func WithAppendHook(h AppendHook) Option {
+	return func(o *options) error {
+		o.hook = h
+		return nil
+	}
 }
 
 // WithClock sets the clock used for timestamps the ledger takes itself
@@ -227,7 +252,7 @@ func open(path string, readOnly bool, opts []Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
-	return &DB{db: db, path: abs, readOnly: readOnly, now: o.now}, nil
+	return &DB{db: db, path: abs, readOnly: readOnly, now: o.now, hook: o.hook}, nil
 }
 
 // readOnlyAccess decides how a read-only open can read the ledger when its

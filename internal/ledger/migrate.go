@@ -51,6 +51,12 @@ func loadMigrations() ([]migration, error) {
 	return ms, nil
 }
 
+// sealingVersion is the migration that introduced run seals
+// (0010_run_seals): a ledger that crosses it has its finished runs sealed,
+// after every pending migration, in the same transaction (the seal covers
+// tables later migrations may add).
+const sealingVersion = 10
+
 const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    INTEGER PRIMARY KEY,
 	name       TEXT NOT NULL,
@@ -113,6 +119,7 @@ func (d *DB) Migrate(ctx context.Context) (applied []string, err error) {
 	}
 	err = d.write(ctx, func(tx *sql.Tx) error {
 		applied = applied[:0]
+		sealing := false
 		for _, m := range ms {
 			done, err := applyMigrationTx(ctx, tx, m, len(ms), d.now())
 			if err != nil {
@@ -120,6 +127,12 @@ func (d *DB) Migrate(ctx context.Context) (applied []string, err error) {
 			}
 			if done {
 				applied = append(applied, m.name)
+				sealing = sealing || m.version == sealingVersion
+			}
+		}
+		if sealing {
+			if err := sealLegacyRunsTx(ctx, tx, d.now()); err != nil {
+				return fmt.Errorf("migrate: seal the runs finished before version %d: %w", sealingVersion, err)
 			}
 		}
 		return nil

@@ -49,7 +49,21 @@ func (d *DB) AppendResults(ctx context.Context, runID int64, rs []audit.Result) 
 			return fmt.Errorf("run %d: %w", runID, ErrRunFinished)
 		}
 		seqs = make([]int64, 0, len(rows))
-		return appendRowsTx(ctx, tx, rows, func(seq int64) { seqs = append(seqs, seq) })
+		if d.hook == nil {
+			return appendRowsTx(ctx, tx, rows, func(seq int64) { seqs = append(seqs, seq) })
+		}
+		var before ChainPoint
+		if before.Seq, before.Hash, err = chainHeadTx(ctx, tx); err != nil {
+			return err
+		}
+		if err := appendRowsTx(ctx, tx, rows, func(seq int64) { seqs = append(seqs, seq) }); err != nil {
+			return err
+		}
+		after := before
+		if n := len(rows); n > 0 {
+			after = ChainPoint{Seq: rows[n-1].Seq, Hash: rows[n-1].Hash}
+		}
+		return d.hook(runID, before, after)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("append result: %w", err)
@@ -118,6 +132,40 @@ func (d *DB) ChainHead(ctx context.Context) (seq int64, hash string, err error) 
 		return 0, "", fmt.Errorf("chain head: %w", err)
 	}
 	return seq, hash, nil
+}
+
+// LastRowOfRun returns the seq and hash of run runID's last result row; the
+// zero ChainPoint when it has none.
+func (d *DB) LastRowOfRun(ctx context.Context, runID int64) (ChainPoint, error) {
+	var p ChainPoint
+	err := d.read(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM results WHERE run_id = ? ORDER BY seq DESC LIMIT 1`, runID).Scan(&p.Seq, &p.Hash)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return ChainPoint{}, fmt.Errorf("last row of run %d: %w", runID, err)
+	}
+	return p, nil
+}
+
+// ChainPointAt returns the result row at seq as a chain point; ok is false
+// when there is none.
+func (d *DB) ChainPointAt(ctx context.Context, seq int64) (p ChainPoint, ok bool, err error) {
+	err = d.read(ctx, func(tx *sql.Tx) error {
+		e := tx.QueryRowContext(ctx, `SELECT seq, hash FROM results WHERE seq = ?`, seq).Scan(&p.Seq, &p.Hash)
+		if errors.Is(e, sql.ErrNoRows) {
+			return nil
+		}
+		ok = e == nil
+		return e
+	})
+	if err != nil {
+		return ChainPoint{}, false, fmt.Errorf("result row %d: %w", seq, err)
+	}
+	return p, ok, nil
 }
 
 // Results returns the results of run runID in append order.

@@ -99,9 +99,10 @@ func (d *DB) BeginRun(ctx context.Context, m RunMeta) (Run, error) {
 }
 
 // FinishRun marks the run finished at finishedAt (zero: the ledger's clock),
-// complete or not, and records the current chain head in it so that a later
-// truncation of the result chain is detectable. Finishing a finished run is
-// ErrRunFinished.
+// complete or not, records the current result chain head in it so that a
+// later truncation of the result chain is detectable, and seals it (Seal:
+// the run's ledger head, which internal/anchor anchors), in one
+// transaction. Finishing a finished run is ErrRunFinished.
 func (d *DB) FinishRun(ctx context.Context, id int64, complete bool, finishedAt time.Time) (Run, error) {
 	if finishedAt.IsZero() {
 		finishedAt = d.now()
@@ -121,6 +122,9 @@ func (d *DB) FinishRun(ctx context.Context, id int64, complete bool, finishedAt 
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE runs SET finished_at = ?, complete = ?, head_seq = ?, ledger_head = ?
 			WHERE id = ?`, fmtTime(finishedAt), boolInt(complete), seq, head, id); err != nil {
+			return err
+		}
+		if _, err := sealRunTx(ctx, tx, id, d.now()); err != nil {
 			return err
 		}
 		r, err = runTx(ctx, tx, id)

@@ -14,34 +14,47 @@ type VerifyReport struct {
 	HeadSeq  int64  // seq of the last row read
 	Head     string // stored hash of the last row read; "" for an empty chain
 	FirstBad *BadRow
+	// Runs is how many runs the ledger holds; Seals are their seals in
+	// sealing order, as stored (and, when OK, as recomputed).
+	Runs  int
+	Seals []Seal
+	// Notes are facts that are not faults: rows added since the newest
+	// seal (the next seal covers them), removal marks changed by a walk
+	// since.
+	Notes []string
 }
 
-// BadRow names the first place the chain is broken.
+// BadRow names the first place the ledger is broken: a result row (Seq > 0)
+// or, for a fault of a run as a whole, its run (Seq 0).
 type BadRow struct {
-	Seq    int64 // the row at fault; for a deletion, the row after the gap
+	Seq    int64 // the row at fault; for a deletion, the row after the gap; 0 for a run-level fault
 	RunID  int64
 	Path   string // "" when the fault is a missing row the chain cannot show
 	Reason string
 }
 
-// Verify recomputes the result chain in seq order and checks it against the
-// runs that recorded a head (SPEC §6). It detects, reporting the first fault
-// in seq order:
+// Verify recomputes the result chain in seq order and every run's seal
+// (SPEC §6) and reports the damaged run with the smallest id, if any. It
+// detects:
 //
-//   - an edited row (any stored field: the recomputed hash differs);
-//   - a deleted row (a gap in seq, or prev_hash not the previous row's hash);
-//   - rows swapped or reordered (seq is hashed, and each row names its
-//     predecessor's hash);
+//   - an edited result row (any stored field: the recomputed hash differs);
+//   - a deleted result row (a gap in seq, or prev_hash not the previous
+//     row's hash), rows swapped or reordered (seq is hashed, and each row
+//     names its predecessor's hash);
 //   - a row appended to a run after it finished, or one older than its run;
-//   - a deleted tail, or a chain rewritten with recomputed hashes, as far back
-//     as the last finished run: each finished run recorded the head it saw.
+//   - a deleted tail of the chain, as far back as the last finished run
+//     (each finished run recorded the head it saw);
+//   - a deleted run (run ids are contiguous, and SQLite's AUTOINCREMENT
+//     counter remembers the highest id ever given);
+//   - any edit to what a seal covers (seal.go: the runs, recipe-status,
+//     run-input, pointer-version, bundle-cache and checkpoint tables), to a
+//     seal, or a deleted seal — unless the rewrite recomputed every hash.
 //
-// It cannot detect rows deleted from the tail after the last finished run
-// (the run in progress or killed), an attacker who rewrites the chain and
-// the runs' recorded heads together, or edits to tables outside the chain
-// (runs metadata, pointer versions, bundle cache, checkpoints, issues). The
-// chain head printed in reports is the anchor to compare against a copy
-// kept elsewhere.
+// A rewrite that recomputes every hash and seal from some run on, or that
+// deletes the newest runs whole, is consistent: only the run heads anchored
+// outside the database (internal/anchor, SPEC §10) can show it. Rows added
+// since the newest seal (a run in progress or killed) are covered by no
+// seal yet; internal/anchor keeps that run's progress outside the database.
 //
 // Verify returns an error only when the ledger cannot be read.
 func (d *DB) Verify(ctx context.Context) (*VerifyReport, error) {
@@ -62,12 +75,36 @@ func verifyTx(ctx context.Context, tx *sql.Tx) (*VerifyReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	rep := &VerifyReport{Runs: len(runs)}
+	var faults []*BadRow
+	for _, check := range []func(context.Context, *sql.Tx, []Run, *VerifyReport) (*BadRow, error){
+		verifyResultsTx, verifyRunIDsTx, verifySealsTx,
+	} {
+		bad, err := check(ctx, tx, runs, rep)
+		if err != nil {
+			return nil, err
+		}
+		if bad != nil {
+			faults = append(faults, bad)
+		}
+	}
+	for _, f := range faults {
+		if rep.FirstBad == nil || f.RunID < rep.FirstBad.RunID {
+			rep.FirstBad = f
+		}
+	}
+	rep.OK = rep.FirstBad == nil
+	return rep, nil
+}
+
+// verifyResultsTx recomputes the result chain and checks it against the
+// heads the finished runs recorded; it returns the first fault in seq
+// order.
+func verifyResultsTx(ctx context.Context, tx *sql.Tx, runs []Run, rep *VerifyReport) (*BadRow, error) {
 	byID := make(map[int64]Run, len(runs))
 	for _, r := range runs {
 		byID[r.ID] = r
 	}
-
-	rep := &VerifyReport{}
 	rows, err := tx.QueryContext(ctx, `SELECT `+resultColumns+` FROM results ORDER BY seq`)
 	if err != nil {
 		return nil, err
@@ -75,8 +112,9 @@ func verifyTx(ctx context.Context, tx *sql.Tx) (*VerifyReport, error) {
 	defer rows.Close()
 	prev := genesisHash
 	var prevSeq int64
+	var first *BadRow
 	bad := func(row *resultRow, format string, args ...any) {
-		rep.FirstBad = &BadRow{Seq: row.Seq, RunID: row.RunID, Path: row.Path, Reason: fmt.Sprintf(format, args...)}
+		first = &BadRow{Seq: row.Seq, RunID: row.RunID, Path: row.Path, Reason: fmt.Sprintf(format, args...)}
 	}
 	for rows.Next() {
 		row, err := scanResultRow(rows)
@@ -104,8 +142,8 @@ func verifyTx(ctx context.Context, tx *sql.Tx) (*VerifyReport, error) {
 				bad(row, "row appended to run %d after it finished at seq %d", row.RunID, run.HeadSeq)
 			}
 		}
-		if rep.FirstBad != nil {
-			return rep, nil
+		if first != nil {
+			return first, nil
 		}
 		prev, prevSeq = row.Hash, row.Seq
 		rep.HeadSeq, rep.Head = row.Seq, row.Hash
@@ -124,18 +162,34 @@ func verifyTx(ctx context.Context, tx *sql.Tx) (*VerifyReport, error) {
 		err := tx.QueryRowContext(ctx, `SELECT hash FROM results WHERE seq = ?`, r.HeadSeq).Scan(&hash)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			rep.FirstBad = &BadRow{Seq: r.HeadSeq, RunID: r.ID, Reason: fmt.Sprintf(
-				"run %d finished with head seq %d %s, but the chain ends at seq %d: tail deleted", r.ID, r.HeadSeq, r.LedgerHead, rep.HeadSeq)}
+			return &BadRow{Seq: r.HeadSeq, RunID: r.ID, Reason: fmt.Sprintf(
+				"run %d finished with head seq %d %s, but the chain ends at seq %d: tail deleted", r.ID, r.HeadSeq, r.LedgerHead, rep.HeadSeq)}, nil
 		case err != nil:
 			return nil, err
 		case hash != r.LedgerHead:
-			rep.FirstBad = &BadRow{Seq: r.HeadSeq, RunID: r.ID, Reason: fmt.Sprintf(
-				"run %d finished with head %s at seq %d, the chain now has %s there: chain rewritten", r.ID, r.LedgerHead, r.HeadSeq, hash)}
-		}
-		if rep.FirstBad != nil {
-			return rep, nil
+			return &BadRow{Seq: r.HeadSeq, RunID: r.ID, Reason: fmt.Sprintf(
+				"run %d finished with head %s at seq %d, the chain now has %s there: chain rewritten", r.ID, r.LedgerHead, r.HeadSeq, hash)}, nil
 		}
 	}
-	rep.OK = true
-	return rep, nil
+	return nil, nil
+}
+
+// verifyRunIDsTx checks that run ids are 1, 2, 3, ... with no gap, and that
+// no run newer than the last was ever recorded (runs uses AUTOINCREMENT,
+// whose counter in sqlite_sequence survives a deleted row).
+func verifyRunIDsTx(ctx context.Context, tx *sql.Tx, runs []Run, _ *VerifyReport) (*BadRow, error) {
+	for i, r := range runs {
+		if want := int64(i + 1); r.ID != want {
+			return &BadRow{RunID: want, Reason: fmt.Sprintf("run %d is missing: run ids jump from %d to %d (a run was deleted)", want, want-1, r.ID)}, nil
+		}
+	}
+	var seq sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'runs'`).Scan(&seq)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	if n := int64(len(runs)); seq.Int64 > n {
+		return &BadRow{RunID: n + 1, Reason: fmt.Sprintf("run %d is missing: the ledger recorded runs up to %d and holds %d (the newest runs were deleted)", n+1, seq.Int64, n)}, nil
+	}
+	return nil, nil
 }

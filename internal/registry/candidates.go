@@ -19,6 +19,15 @@ type BundleReferrer struct {
 	MediaType string // the bundle layer's media type as pushed
 	JSON      []byte // the Sigstore bundle
 	Via       string // ViaReferrersAPI or ViaTagSchema
+
+	// Manifest is the raw referrer manifest, Config its config blob (nil
+	// when it could not be read), ConfigDescriptor and Layer the
+	// descriptors: what a digest-preserving copy needs beside JSON.
+	Manifest          []byte
+	ManifestMediaType string
+	Config            []byte
+	ConfigDescriptor  Descriptor
+	Layer             Descriptor
 }
 
 // SkippedReferrer is a referrer that presents itself as a Sigstore bundle
@@ -74,6 +83,9 @@ type bundleCandidate struct {
 	created time.Time
 	hasTime bool
 	layer   Descriptor
+	raw     []byte     // the referrer manifest
+	mt      string     // its media type
+	config  Descriptor // its config
 }
 
 // pickBundles judges the index entries descs and returns every usable
@@ -98,7 +110,7 @@ type bundleCandidate struct {
 // the verifier's to judge: all usable ones are returned, so that one
 // unusable or invalid newer referrer never hides a valid older one. Any
 // other failure (transient, forbidden, canceled) is returned as is.
-func (c *Client) pickBundles(ctx context.Context, t target, s *bundleSearch, descs []Descriptor, via string) (*Attestation, error) {
+func (c *Client) pickBundles(ctx context.Context, st store, s *bundleSearch, descs []Descriptor, via string) (*Attestation, error) {
 	var cands []bundleCandidate
 	fetched := 0
 	for _, d := range descs {
@@ -120,7 +132,7 @@ func (c *Client) pickBundles(ctx context.Context, t target, s *bundleSearch, des
 			break
 		}
 		fetched++
-		raw, _, err := c.getManifest(ctx, t, d.Digest, "get referrer")
+		raw, mt, err := st.manifest(ctx, d.Digest, "get referrer")
 		if gone, repoGone := notFound(err); gone && !repoGone {
 			s.skip(d.Digest, KindGone, "referrer manifest is not served (a stale index entry)")
 			continue
@@ -165,7 +177,7 @@ func (c *Client) pickBundles(ctx context.Context, t target, s *bundleSearch, des
 			s.skip(d.Digest, KindNoSignature, "%d Sigstore bundle layers, want exactly 1", len(layers))
 			continue
 		}
-		bc := bundleCandidate{digest: d.Digest, layer: layers[0]}
+		bc := bundleCandidate{digest: d.Digest, layer: layers[0], raw: raw, mt: mt, config: m.Config}
 		if ts, ok := m.Annotations[AnnotationCreated]; ok {
 			if tm, err := time.Parse(time.RFC3339, ts); err == nil {
 				bc.created, bc.hasTime = tm, true
@@ -191,7 +203,7 @@ func (c *Client) pickBundles(ctx context.Context, t target, s *bundleSearch, des
 			s.skip(cd.digest, KindNoSignature, "not fetched: only the %d newest bundle referrers are", maxBundleBlobs)
 			continue
 		}
-		body, err := c.getBlob(ctx, t, cd.layer, c.o.limits.Bundle, "get bundle")
+		body, err := st.blob(ctx, cd.layer, c.o.limits.Bundle, "get bundle")
 		if err != nil {
 			switch gone, repoGone := notFound(err); {
 			case gone && !repoGone:
@@ -203,20 +215,26 @@ func (c *Client) pickBundles(ctx context.Context, t target, s *bundleSearch, des
 			}
 			return nil, err
 		}
-		usable = append(usable, BundleReferrer{Digest: cd.digest, MediaType: cd.layer.MediaType, JSON: body, Via: via})
+		usable = append(usable, BundleReferrer{Digest: cd.digest, MediaType: cd.layer.MediaType, JSON: body, Via: via,
+			Manifest: cd.raw, ManifestMediaType: cd.mt, Config: c.optionalBlob(ctx, st, cd.config, "get referrer config"), ConfigDescriptor: cd.config, Layer: cd.layer})
 	}
 	if len(usable) == 0 {
 		return nil, nil
 	}
 	first := usable[0]
 	a := &Attestation{
-		Kind:            AttestationSigstoreBundle,
-		BundleJSON:      first.JSON,
-		BundleMediaType: first.MediaType,
-		ReferrerDigest:  first.Digest,
-		Via:             via,
-		Alternatives:    usable[1:],
-		Skipped:         s.skipped,
+		Kind:              AttestationSigstoreBundle,
+		BundleJSON:        first.JSON,
+		BundleMediaType:   first.MediaType,
+		ReferrerDigest:    first.Digest,
+		Via:               via,
+		Alternatives:      usable[1:],
+		Skipped:           s.skipped,
+		Manifest:          first.Manifest,
+		ManifestMediaType: first.ManifestMediaType,
+		Config:            first.Config,
+		ConfigDescriptor:  first.ConfigDescriptor,
+		BundleLayer:       first.Layer,
 	}
 	for _, cd := range cands {
 		a.Candidates = append(a.Candidates, cd.digest)

@@ -26,6 +26,11 @@
 //     then the sha256-<hex> tag schema), or a legacy cosign .att
 //     attestation, returned raw; verification belongs to the caller;
 //   - Probe: the fast path's HEAD existence checks;
+//   - ReadEvidence: the same reading (limits, digest checks, referrer
+//     choice, legacy .att) from a Store that is not a registry — the
+//     auditor's archive (internal/archive) — so that an archived copy is
+//     judged exactly as its origin was; the Evidence carries the raw
+//     objects it was read from, which the archive copies;
 //   - the host policy: https unless a host is listed as plain http,
 //     registry.allow globs, and refusal of loopback, link-local, private
 //     and unique-local addresses, checked on the dialed address so DNS

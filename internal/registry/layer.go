@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -41,23 +42,37 @@ const maxLayerPasses = 3
 // The budget counts what is reserved, the heap also holds what the
 // collector has not yet reclaimed: a reservation above reclaimAbove is
 // given back only after a collection, once its files are dropped.
-func (c *Client) Layer(ctx context.Context, oci string, ev *audit.Evidence) (*audit.Layer, error) {
+func (c *Client) Layer(ctx context.Context, oci string, ev *audit.Evidence, keepBlob bool) (*audit.Layer, error) {
 	const op = "get layer"
 	t, err := c.parseTarget(op, oci)
 	if err != nil {
 		return nil, err
 	}
-	d := Descriptor{Digest: ev.LayerDigest, Size: ev.LayerSize}
+	d := Descriptor{Digest: ev.LayerDigest, Size: ev.LayerSize, MediaType: ev.LayerMediaType}
 	at := t.repo.String() + "@" + d.Digest
 	if err := checkDescriptor(d, c.o.limits.Layer); err != nil {
 		return nil, &FetchError{Op: op, Ref: at, Kind: KindIntegrity, Err: err}
 	}
-	res, _ := c.o.budget.Acquire(ctx, 0)
+	// The blob, when kept, is reserved before anything is held: its size
+	// is the descriptor's.
+	blob := int64(0)
+	if keepBlob {
+		blob = d.Size
+	}
+	res, err := c.o.budget.Acquire(ctx, blob)
+	if err != nil {
+		kind, _, _, _ := classify(ctx, err)
+		return nil, &FetchError{Op: op, Ref: at, Kind: kind, Err: err}
+	}
 	for pass := 1; ; pass++ {
-		x := &layerPass{res: res, alone: c.o.budget != nil && res.Size() >= c.o.budget.Total()}
+		x := &layerPass{res: res, alone: c.o.budget != nil && res.Size() >= c.o.budget.Total(), blob: blob, keepBlob: keepBlob}
 		err := c.do(ctx, op, at, func(ctx context.Context) error { return c.streamLayer(ctx, t, d, x) })
 		if err == nil && x.extractErr == nil && x.deferred == 0 {
-			return &audit.Layer{Files: x.files, Release: releaseReclaiming(res)}, nil
+			l := &audit.Layer{Files: x.files, Release: releaseReclaiming(res)}
+			if keepBlob {
+				l.Blob = &audit.Object{Digest: d.Digest, MediaType: d.MediaType, Data: x.raw}
+			}
+			return l, nil
 		}
 		// Whatever this pass kept is dropped before the budget is given
 		// back (reclaimed first when large); nothing is held while waiting.
@@ -73,7 +88,7 @@ func (c *Client) Layer(ctx context.Context, oci string, ev *audit.Evidence) (*au
 			return nil, &FetchError{Op: op, Ref: at, Kind: KindTransient,
 				Err: fmt.Errorf("the files verification reads (%d bytes) did not fit the memory budget in %d passes", need, pass)}
 		}
-		if res, err = c.o.budget.Acquire(ctx, need); err != nil {
+		if res, err = c.o.budget.Acquire(ctx, blob+need); err != nil {
 			kind, _, _, _ := classify(ctx, err)
 			return nil, &FetchError{Op: op, Ref: at, Kind: kind, Err: err}
 		}
@@ -103,12 +118,29 @@ func releaseReclaiming(res *budget.Reservation) func() {
 type layerPass struct {
 	res   *budget.Reservation
 	alone bool // res is the whole budget: keep what the limits allow
+	// With keepBlob the blob's bytes are kept too (raw), the first blob
+	// bytes of res.
+	keepBlob bool
+	blob     int64
+	raw      []byte
 
 	free       int64 // bytes of res no kept file of this attempt uses yet
 	files      map[string]audit.File
 	keptBytes  int64 // size of every file of ReadInFull, kept or not
 	deferred   int   // files of ReadInFull not kept for want of budget
 	extractErr error
+}
+
+// layerFiles extracts a layer held in memory (an archived copy, read
+// whole) as Layer does a streamed one: every file's size and sha256, the
+// content of those of audit.ReadInFull.
+func layerFiles(layer []byte, lim TarLimits) (map[string]audit.File, error) {
+	x := &layerPass{}
+	x.start()
+	if err := walkLayer(bytes.NewReader(layer), lim, x.visit); err != nil {
+		return nil, err
+	}
+	return x.files, nil
 }
 
 // readInFull are the paths of audit.ReadInFull.
@@ -124,7 +156,8 @@ var copyBuffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
 
 // start resets the pass for an attempt (a retry reads the layer anew).
 func (x *layerPass) start() {
-	x.free = x.res.Size()
+	x.free = max(x.res.Size()-x.blob, 0)
+	x.raw = nil
 	x.files = map[string]audit.File{}
 	x.keptBytes, x.deferred, x.extractErr = 0, 0, nil
 }
@@ -188,6 +221,10 @@ func (c *Client) streamLayer(ctx context.Context, t target, d Descriptor, x *lay
 	}
 	sb := newStreamedBody(io.LimitReader(resp.Body, d.Size+1), d.Digest)
 	x.start()
+	if x.keepBlob {
+		x.raw = make([]byte, 0, d.Size)
+		sb.keep = &x.raw
+	}
 	extractErr := walkLayer(sb, c.o.tar, x.visit)
 	// A read that failed mid-body is a transport failure, whatever the
 	// extraction made of it; otherwise the rest of the body is read through
@@ -214,6 +251,9 @@ type streamedBody struct {
 	h   hash.Hash
 	alg string
 	err error
+	// keep, when set, receives the bytes read, up to its capacity (the
+	// descriptor's size: anything longer fails the digest anyway).
+	keep *[]byte
 }
 
 func newStreamedBody(r io.Reader, digest string) *streamedBody {
@@ -231,6 +271,10 @@ func (b *streamedBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.n += int64(n)
 	b.h.Write(p[:n])
+	if b.keep != nil {
+		k := *b.keep
+		*b.keep = append(k, p[:min(n, cap(k)-len(k))]...)
+	}
 	if err != nil && err != io.EOF && b.err == nil {
 		b.err = err
 	}

@@ -24,7 +24,7 @@ func TestLayerHashesEveryFileKeepsOnlyWhatIsRead(t *testing.T) {
 	w := newWorld(t, false)
 	a := w.pushSummary(t, "evidence/x", "v1", bundleFiles("a")...)
 	c, _ := w.client(t)
-	l, err := c.Layer(context.Background(), w.host+"/evidence/x", layerOf(a))
+	l, err := c.Layer(context.Background(), w.host+"/evidence/x", layerOf(a), false)
 	if err != nil {
 		t.Fatalf("Layer: %v", err)
 	}
@@ -71,7 +71,7 @@ func TestLayerMalformedIsIntegrity(t *testing.T) {
 			w := newWorld(t, false)
 			a := w.pushSummary(t, "evidence/x", "v1", tc.entries...)
 			c, _ := w.client(t, tc.opts...)
-			_, err := c.Layer(context.Background(), w.host+"/evidence/x", layerOf(a))
+			_, err := c.Layer(context.Background(), w.host+"/evidence/x", layerOf(a), false)
 			fe := wantKind(t, err, registry.KindIntegrity)
 			if fe.Attempts > 1 {
 				t.Errorf("attempts %d, want 1", fe.Attempts)
@@ -127,7 +127,7 @@ func TestLayerWithinBudget(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, err := c.Layer(ctx, w.host+"/evidence/x", layerOf(p))
+			l, err := c.Layer(ctx, w.host+"/evidence/x", layerOf(p), false)
 			if err != nil {
 				errs <- err
 				return

@@ -65,6 +65,17 @@ type Attestation struct {
 	// but could not be used, and why. Also set for a legacy attestation
 	// found after them.
 	Skipped []SkippedReferrer
+
+	// Manifest is the raw manifest that carried the signature (the
+	// referrer manifest, or the .att image's), ManifestMediaType its media
+	// type, Config its config blob (nil when it could not be read) and
+	// BundleLayer the bundle layer's descriptor (sigstore-bundle): what a
+	// digest-preserving copy needs beside BundleJSON or Legacy.
+	Manifest          []byte
+	ManifestMediaType string
+	Config            []byte
+	ConfigDescriptor  Descriptor
+	BundleLayer       Descriptor
 }
 
 // LegacyLayer is one DSSE layer of a cosign .att image with its cosign
@@ -139,21 +150,27 @@ func (c *Client) FindSigstoreBundle(ctx context.Context, ref, digest string) (*A
 	if err := checkDigest(op, ref, digest); err != nil {
 		return nil, err
 	}
-	at := t.repo.String() + "@" + digest
+	return c.findSigstoreBundle(ctx, httpStore{c, t}, digest)
+}
+
+// findSigstoreBundle is FindSigstoreBundle in any store.
+func (c *Client) findSigstoreBundle(ctx context.Context, st store, digest string) (*Attestation, error) {
+	const op = "find signature"
+	at := st.name() + "@" + digest
 	search := &bundleSearch{subject: digest, seen: map[string]bool{}}
 
-	idx, supported, err := c.referrersAPI(ctx, t, digest)
+	idx, supported, err := st.referrers(ctx, digest)
 	if err != nil {
 		return nil, err
 	}
 	if supported {
-		a, err := c.pickBundles(ctx, t, search, idx, ViaReferrersAPI)
+		a, err := c.pickBundles(ctx, st, search, idx, ViaReferrersAPI)
 		if a != nil || err != nil {
 			return a, err
 		}
 	}
 	fallbackTag := strings.Replace(digest, ":", "-", 1)
-	raw, mt, err := c.getManifest(ctx, t, fallbackTag, "get referrers tag")
+	raw, mt, err := st.manifest(ctx, fallbackTag, "get referrers tag")
 	switch gone, repoGone := notFound(err); {
 	case repoGone:
 		return nil, err
@@ -165,13 +182,13 @@ func (c *Client) FindSigstoreBundle(ctx context.Context, ref, digest string) (*A
 	default:
 		var m manifest
 		if json.Unmarshal(raw, &m) == nil {
-			a, err := c.pickBundles(ctx, t, search, m.Manifests, ViaTagSchema)
+			a, err := c.pickBundles(ctx, st, search, m.Manifests, ViaTagSchema)
 			if a != nil || err != nil {
 				return a, err
 			}
 		}
 	}
-	a, err := c.legacyAttestation(ctx, t, fallbackTag+".att")
+	a, err := c.legacyAttestation(ctx, st, fallbackTag+".att")
 	if a != nil {
 		a.Skipped = search.skipped
 	}
@@ -243,14 +260,17 @@ func nextLink(base *url.URL, link string) string {
 }
 
 // legacyAttestation reads a cosign .att image; nil, nil when there is none.
-func (c *Client) legacyAttestation(ctx context.Context, t target, tag string) (*Attestation, error) {
-	raw, mt, err := c.getManifest(ctx, t, tag, "get cosign attestation")
+// Its config blob is read too (for the archive: a copy of the image must be
+// whole); one that cannot be read leaves Config nil, as verification does
+// not need it.
+func (c *Client) legacyAttestation(ctx context.Context, st store, tag string) (*Attestation, error) {
+	raw, mt, err := st.manifest(ctx, tag, "get cosign attestation")
 	if gone, repoGone := notFound(err); gone && !repoGone {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	at := t.repo.String() + ":" + tag
+	at := st.name() + ":" + tag
 	bad := func(format string, args ...any) error {
 		return &FetchError{Op: "get cosign attestation", Ref: at, Kind: KindIntegrity, Err: integrityf(format, args...)}
 	}
@@ -261,7 +281,8 @@ func (c *Client) legacyAttestation(ctx context.Context, t target, tag string) (*
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, bad("malformed manifest: %v", err)
 	}
-	a := &Attestation{Kind: AttestationCosignLegacy, Via: ViaCosignAtt, ReferrerDigest: sha256Digest(raw)}
+	a := &Attestation{Kind: AttestationCosignLegacy, Via: ViaCosignAtt, ReferrerDigest: sha256Digest(raw),
+		Manifest: raw, ManifestMediaType: mt, ConfigDescriptor: m.Config}
 	for _, l := range m.Layers {
 		if strings.ToLower(l.MediaType) != MediaTypeDSSEEnvelope {
 			continue
@@ -269,7 +290,7 @@ func (c *Client) legacyAttestation(ctx context.Context, t target, tag string) (*
 		if len(a.Legacy) >= maxLegacyLayers {
 			return nil, bad("more than %d DSSE layers", maxLegacyLayers)
 		}
-		env, err := c.getBlob(ctx, t, l, c.o.limits.Bundle, "get cosign attestation layer")
+		env, err := st.blob(ctx, l, c.o.limits.Bundle, "get cosign attestation layer")
 		if err != nil {
 			return nil, err
 		}
@@ -286,7 +307,18 @@ func (c *Client) legacyAttestation(ctx context.Context, t target, tag string) (*
 	if len(a.Legacy) == 0 {
 		return nil, nil
 	}
+	a.Config = c.optionalBlob(ctx, st, m.Config, "get cosign attestation config")
 	return a, nil
+}
+
+// optionalBlob reads a blob verification does not need but a copy of the
+// artifact does (a config); nil when it cannot be read.
+func (c *Client) optionalBlob(ctx context.Context, st store, d Descriptor, op string) []byte {
+	b, err := st.blob(ctx, d, c.o.limits.Manifest, op)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 func sha256Digest(b []byte) string {

@@ -93,23 +93,6 @@ func (s *Summary) Files(lim TarLimits) (map[string][]byte, error) {
 // served, KindIntegrity when the bytes are wrong, KindTransient after
 // retries, and so on.
 func (c *Client) FetchSummary(ctx context.Context, ref, digest string) (*Summary, error) {
-	s, err := c.fetchSummaryManifest(ctx, ref, digest)
-	if err != nil {
-		return nil, err
-	}
-	t, err := c.parseTarget("fetch summary", ref)
-	if err != nil {
-		return nil, err
-	}
-	if s.Layer, err = c.getBlob(ctx, t, s.LayerDescriptor, c.o.limits.Layer, "get layer"); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// fetchSummaryManifest is FetchSummary without the layer: the manifest
-// checked as FetchSummary describes, and the config blob.
-func (c *Client) fetchSummaryManifest(ctx context.Context, ref, digest string) (*Summary, error) {
 	const op = "fetch summary"
 	t, err := c.parseTarget(op, ref)
 	if err != nil {
@@ -118,9 +101,15 @@ func (c *Client) fetchSummaryManifest(ctx context.Context, ref, digest string) (
 	if err := checkDigest(op, ref, digest); err != nil {
 		return nil, err
 	}
-	at := t.repo.String() + "@" + digest
+	return c.fetchSummary(ctx, httpStore{c, t}, digest, true)
+}
 
-	raw, mt, err := c.getManifest(ctx, t, digest, "get manifest")
+// fetchSummary is FetchSummary from any store; without withLayer it stops
+// at the config, leaving the layer to be streamed (Layer).
+func (c *Client) fetchSummary(ctx context.Context, st store, digest string, withLayer bool) (*Summary, error) {
+	const op = "fetch summary"
+	at := st.name() + "@" + digest
+	raw, mt, err := st.manifest(ctx, digest, "get manifest")
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +145,7 @@ func (c *Client) fetchSummaryManifest(ctx context.Context, ref, digest string) (
 	}
 
 	s := &Summary{
-		Repository:       t.repo.String(),
+		Repository:       st.name(),
 		Digest:           digest,
 		MediaType:        mt,
 		ArtifactType:     m.ArtifactType,
@@ -168,7 +157,13 @@ func (c *Client) fetchSummaryManifest(ctx context.Context, ref, digest string) (
 	if s.ArtifactType == "" {
 		s.ArtifactType = m.Config.MediaType
 	}
-	if s.Config, err = c.getBlob(ctx, t, m.Config, c.o.limits.Manifest, "get config"); err != nil {
+	if s.Config, err = st.blob(ctx, m.Config, c.o.limits.Manifest, "get config"); err != nil {
+		return nil, err
+	}
+	if !withLayer {
+		return s, nil
+	}
+	if s.Layer, err = st.blob(ctx, layer, c.o.limits.Layer, "get layer"); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -235,20 +230,8 @@ func (c *Client) getManifest(ctx context.Context, t target, reference, op string
 // need no request.
 func (c *Client) getBlob(ctx context.Context, t target, d Descriptor, limit int64, op string) ([]byte, error) {
 	at := t.repo.String() + "@" + d.Digest
-	if err := checkDescriptor(d, limit); err != nil {
-		return nil, &FetchError{Op: op, Ref: at, Kind: KindIntegrity, Err: err}
-	}
-	if d.Digest == emptyJSONDigest && d.Size == 2 {
-		return []byte("{}"), nil
-	}
-	if d.Data != nil {
-		if int64(len(d.Data)) != d.Size {
-			return nil, &FetchError{Op: op, Ref: at, Kind: KindIntegrity, Err: integrityf("inline data of %d bytes, descriptor says %d", len(d.Data), d.Size)}
-		}
-		if err := verifyDigest(d.Data, d.Digest); err != nil {
-			return nil, &FetchError{Op: op, Ref: at, Kind: KindIntegrity, Err: err}
-		}
-		return d.Data, nil
+	if b, ok, err := knownBlob(op, at, d, limit); ok || err != nil {
+		return b, err
 	}
 	var b []byte
 	err := c.do(ctx, op, at, func(ctx context.Context) error {

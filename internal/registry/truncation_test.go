@@ -82,9 +82,15 @@ func (tc truncationTarget) fetch(c *registry.Client, w *world, s signedSummary) 
 		if err != nil {
 			return err
 		}
-		l, err := c.Layer(ctx, w.host+"/evidence/x", ev)
-		if err == nil && string(l.Files["recipe.yaml"].Data) != "name: a\n" {
+		// The blob is kept too (as for the archive), so a retry must not
+		// append to what a cut attempt kept.
+		l, err := c.Layer(ctx, w.host+"/evidence/x", ev, true)
+		switch {
+		case err != nil:
+		case string(l.Files["recipe.yaml"].Data) != "name: a\n":
 			return &registry.FetchError{Op: "test", Err: errorString("wrong recipe.yaml " + string(l.Files["recipe.yaml"].Data))}
+		case l.Blob == nil || !bytes.Equal(l.Blob.Data, s.layer) || l.Blob.Digest != s.layerDigest:
+			return &registry.FetchError{Op: "test", Err: errorString("wrong layer blob kept")}
 		}
 		return err
 	}
@@ -196,7 +202,7 @@ func TestDifferentBytesAreIntegrity(t *testing.T) {
 			s := pushSigned(t, w)
 			c, _ := w.client(t)
 			w.faults.add(http.MethodGet, "/blobs/"+s.layerDigest+"$", -1, serveUnframed(tc.body(s.layer)))
-			_, err := c.Layer(context.Background(), w.host+"/evidence/x", &audit.Evidence{LayerDigest: s.layerDigest, LayerSize: int64(len(s.layer))})
+			_, err := c.Layer(context.Background(), w.host+"/evidence/x", &audit.Evidence{LayerDigest: s.layerDigest, LayerSize: int64(len(s.layer))}, false)
 			fe := wantKind(t, err, registry.KindIntegrity)
 			if fe.Attempts != 1 {
 				t.Errorf("attempts: got %d, want 1", fe.Attempts)

@@ -7,6 +7,7 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 	"github.com/evidence-auditd/evidence-auditd/internal/registry"
+	"github.com/evidence-auditd/evidence-auditd/internal/rekor"
 )
 
 // TestRunnerDeletedAfterVerification is issue 5's first scenario through
@@ -71,6 +72,50 @@ func TestRunnerDeletedAfterVerification(t *testing.T) {
 	}
 	if !s.Findings() {
 		t.Error("rekor-only is a finding (exit 3)")
+	}
+}
+
+// TestRunnerLegacyDeletedAfterVerification: a legacy cosign attestation
+// verified (and cached, in its bundle form whose certificate is a chain) in
+// one run and deleted before the next is proven from that cache and the
+// log — rekor-only — not reported as a different certificate.
+func TestRunnerLegacyDeletedAfterVerification(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	src, err := registry.New(registry.WithPlainHTTP(f.w.RegistryHost()), registry.AllowPrivateNetworksUnsafe(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp := f.pointer(t, "legacy")
+	vs := []audit.PointerVersion{{Key: audit.VersionKey{Path: bp.Path, AddedCommit: bp.MergeCommit}, Content: bp.Content, AddedAt: bp.MergedAt}}
+	run := func() audit.Result {
+		t.Helper()
+		r, err := f.db.BeginRun(ctx, ledger.RunMeta{Repo: "test", Ref: "main", Commit: "c", AsOf: testNow,
+			TrustRoot: f.v.TrustRoot(), VerifierVersion: f.v.Version(), Deep: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := f.log(t, "")
+		sum, err := (&audit.Runner{Source: src, Verifier: f.v, Ledger: f.db, Fallback: l}).Run(ctx, vs, nil,
+			audit.Options{RunID: r.ID, AsOf: testNow, Deep: true, EvidenceDir: "recipes/evidence"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum.Results[0]
+	}
+	if r := run(); r.Verdict != audit.Verified {
+		t.Fatalf("first run: %s/%s: %s", r.Verdict, r.Class, r.Detail)
+	}
+	if err := f.w.Registry().Delete(ctx, bp.OCI[:len(bp.OCI)-len(":"+tagOf(bp.OCI))]+"@"+bp.Digest); err != nil {
+		t.Fatal(err)
+	}
+	r := run()
+	match := false
+	for _, c := range r.Checks {
+		match = match || c.Name == rekor.CheckBodyMatch && c.Status == audit.CheckPass
+	}
+	if r.Verdict != audit.RekorOnly || !match {
+		t.Errorf("after deletion: %s/%s (body match %v): %s", r.Verdict, r.Class, match, r.Detail)
 	}
 }
 

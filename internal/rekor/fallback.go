@@ -187,7 +187,7 @@ func (p *prover) fromCache(ctx context.Context, cb audit.CachedBundle) (audit.Ve
 	payloadHash := sha256.Sum256(env.GetPayload())
 	want := bodyFacts{
 		uuid:        hex.EncodeToString(rfc6962.DefaultHasher.HashLeaf(tle.body)),
-		certDER:     b.GetVerificationMaterial().GetCertificate().GetRawBytes(),
+		certDER:     leafDER(&b),
 		payloadHash: hex.EncodeToString(payloadHash[:]),
 		signature:   env.GetSignatures()[0].GetSig(),
 	}
@@ -220,6 +220,20 @@ func (p *prover) fromCache(ctx context.Context, cb audit.CachedBundle) (audit.Ve
 		"Not proven: the summary bundle's files (manifest, inventory, CTRF reports) — the bytes are gone.",
 		p.lost, first, pr.signer, pr.issuer, cb.Digest, p.l.url, e.Index, pr.origin, pr.treeSize, e.IntegratedTime.Format(time.RFC3339))
 	return v, true
+}
+
+// leafDER is the signing certificate of a cached bundle: a v0.3 bundle
+// carries it alone, the bundle form of a legacy cosign attestation (and a
+// v0.1/v0.2 bundle) as the first of a chain.
+func leafDER(b *bundle.Bundle) []byte {
+	vm := b.GetVerificationMaterial()
+	if c := vm.GetCertificate(); c != nil {
+		return c.GetRawBytes()
+	}
+	if chain := vm.GetX509CertificateChain().GetCertificates(); len(chain) > 0 {
+		return chain[0].GetRawBytes()
+	}
+	return nil
 }
 
 // bodyFacts are what a cached bundle says its log entry holds.

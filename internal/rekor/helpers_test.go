@@ -55,6 +55,10 @@ func cases() []sandbox.Case {
 		{Name: "good-v2", Recipe: "h200-eks-ubuntu-training", Signer: nvidia, SignedAt: ago(40), Era: sandbox.EraV2, Expect: fresh},
 		{Name: "wrong-signer-v2", Recipe: "gb200-eks-ubuntu-training", Signer: sandbox.SignerFork, ClaimedSigner: &nvidia, SignedAt: ago(14), Era: sandbox.EraV2,
 			Expect: sandbox.Expectation{Verdict: sandbox.Invalid, Class: sandbox.ClassIdentity, Age: sandbox.AgeFresh}},
+		// A legacy cosign .att attestation (Rekor v1 intoto entry): its
+		// cached form carries the certificate as a chain.
+		{Name: "legacy", Recipe: "a100-gke-cos-inference", Signer: nvidia, PredicateType: "https://aicr.run/recipe-evidence/v1", SignedAt: ago(60),
+			LegacyCosign: true, Expect: fresh},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
 )
 
 // CSVColumns is the header of the CSV report, in order. The order is stable:
@@ -20,6 +21,7 @@ var CSVColumns = []string{
 	"addedCommit", "addedAt", "removedCommit", "removedAt",
 	"phasesPassed", "phasesFailed", "phasesSkipped", "phases",
 	"problems", "detail", "hint", "ledgerVerified",
+	"archiveState", "archivedAt",
 }
 
 // groupNames are the CSV names of the report groups.
@@ -29,6 +31,8 @@ var groupNames = [...]string{GroupLost: "lost", GroupInvalid: "invalid", GroupNo
 // by path, for spreadsheets. Unknown values are empty cells. A cell that a
 // spreadsheet would read as a formula (starting with =, +, -, @, tab or
 // CR) is prefixed with a single quote: pointer files are untrusted input.
+// Every cell is escaped by escape.Line first (SPEC §4), so no cell holds a
+// control or bidirectional-override character.
 func CSV(w io.Writer, s *Snapshot) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	cw := csv.NewWriter(bw)
@@ -88,9 +92,10 @@ func CSV(w io.Writer, s *Snapshot) error {
 			in.AddedCommit, addedAt, removedCommit, removedAt,
 			passed, failed, skipped, phaseText(r.Phases),
 			problemText(in.Problems), r.Detail, r.Hint, verified,
+			archiveState(p.Archive), stampOrEmpty(p.Archive.At),
 		)
 		for j := range rec {
-			rec[j] = defuse(rec[j])
+			rec[j] = defuse(escape.Line(rec[j]))
 		}
 		if err := cw.Write(rec); err != nil {
 			return err

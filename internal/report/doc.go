@@ -13,7 +13,11 @@
 // (retried, never findings), then healthy ones, then the changes since the
 // previous complete run. JSON and CSV list pointers by path.
 //
-// report imports internal/audit, internal/evidence and internal/ledger; it
-// never prints, never logs and never reads configuration, so it cannot leak
-// secrets.
+// Every string from the ledger is escaped in the human formats (SPEC §4):
+// escape.Line in HTML and CSV, escape.Markdown and escape.Code in Markdown.
+// JSON carries it exactly.
+//
+// report imports internal/audit, internal/escape, internal/evidence and
+// internal/ledger; it never prints, never logs and never reads
+// configuration, so it cannot leak secrets.
 package report

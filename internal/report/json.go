@@ -29,34 +29,59 @@ type jsonReport struct {
 }
 
 type jsonRun struct {
-	ID              int64   `json:"id"`
-	StartedAt       string  `json:"startedAt"`
-	FinishedAt      *string `json:"finishedAt"`
-	AsOf            string  `json:"asOf"`
-	Repo            string  `json:"repo"`
-	Ref             string  `json:"ref"`
-	Commit          string  `json:"commit"`
-	TrustRoot       string  `json:"trustRoot"`
-	VerifierVersion string  `json:"verifierVersion"`
-	Deep            bool    `json:"deep"`
-	LedgerHead      *string `json:"ledgerHead"`
-	LedgerVerified  bool    `json:"ledgerVerified"`
-	LedgerProblem   *string `json:"ledgerProblem"`
-	Complete        bool    `json:"complete"`
-	Kind            string  `json:"kind"`
-	Degraded        bool    `json:"degraded"`
+	ID              int64       `json:"id"`
+	StartedAt       string      `json:"startedAt"`
+	FinishedAt      *string     `json:"finishedAt"`
+	AsOf            string      `json:"asOf"`
+	Repo            string      `json:"repo"`
+	Ref             string      `json:"ref"`
+	Commit          string      `json:"commit"`
+	TrustRoot       string      `json:"trustRoot"`
+	VerifierVersion string      `json:"verifierVersion"`
+	Deep            bool        `json:"deep"`
+	LedgerHead      *string     `json:"ledgerHead"`
+	LedgerVerified  bool        `json:"ledgerVerified"`
+	LedgerProblem   *string     `json:"ledgerProblem"`
+	Complete        bool        `json:"complete"`
+	Kind            string      `json:"kind"`
+	Degraded        bool        `json:"degraded"`
+	Anchor          *jsonAnchor `json:"anchor"`
+	Archive         *string     `json:"archive"`
+}
+
+type jsonAnchor struct {
+	Signed   bool   `json:"signed"`
+	LogIndex *int64 `json:"logIndex"`
 }
 
 type jsonSummary struct {
-	Pointers             int `json:"pointers"`
-	Verified             int `json:"verified"`
-	VerifiedWithFailures int `json:"verifiedWithFailures"`
-	RekorOnly            int `json:"rekorOnly"`
-	Invalid              int `json:"invalid"`
-	NoVerdict            int `json:"noVerdict"`
-	Expiring             int `json:"expiring"`
-	Expired              int `json:"expired"`
-	RecipesNeedingRecert int `json:"recipesNeedingRecert"`
+	Pointers             int          `json:"pointers"`
+	Verified             int          `json:"verified"`
+	VerifiedWithFailures int          `json:"verifiedWithFailures"`
+	Archived             int          `json:"archived"`
+	RekorOnly            int          `json:"rekorOnly"`
+	Invalid              int          `json:"invalid"`
+	NoVerdict            int          `json:"noVerdict"`
+	Expiring             int          `json:"expiring"`
+	Expired              int          `json:"expired"`
+	RecipesNeedingRecert int          `json:"recipesNeedingRecert"`
+	ArchiveCoverage      jsonCoverage `json:"archiveCoverage"`
+}
+
+// jsonCoverage is the archive coverage (SPEC §5, §9): distinct healthy
+// bundles of the run, how many were archived when it finished, and their
+// ratio (null when nothing is healthy).
+type jsonCoverage struct {
+	Archived int      `json:"archived"`
+	Healthy  int      `json:"healthy"`
+	Ratio    *float64 `json:"ratio"`
+}
+
+// jsonArchive is a pointer's bundle in the archive: state archived, pending
+// or none, and when it was archived (null unless archived).
+type jsonArchive struct {
+	State string  `json:"state"`
+	At    *string `json:"at"`
 }
 
 type jsonRecipe struct {
@@ -100,6 +125,7 @@ type jsonPointer struct {
 	Hint             *string                      `json:"hint"`
 	VerifiedVia      string                       `json:"verifiedVia"`
 	RekorLogIndex    *int64                       `json:"rekorLogIndex"`
+	Archive          jsonArchive                  `json:"archive"`
 	Phases           map[string]audit.PhaseCounts `json:"phases"`
 }
 
@@ -189,17 +215,29 @@ func toJSON(s *Snapshot) *jsonReport {
 		},
 		Summary: jsonSummary{
 			Pointers: s.Summary.Pointers, Verified: s.Summary.Verified,
-			VerifiedWithFailures: s.Summary.VerifiedWithFailures, RekorOnly: s.Summary.RekorOnly,
+			VerifiedWithFailures: s.Summary.VerifiedWithFailures, Archived: s.Summary.Archived, RekorOnly: s.Summary.RekorOnly,
 			Invalid: s.Summary.Invalid, NoVerdict: s.Summary.NoVerdict, Expiring: s.Summary.Expiring,
 			Expired: s.Summary.Expired, RecipesNeedingRecert: s.Summary.RecipesNeedingRecert,
+			ArchiveCoverage: jsonCoverage{Archived: s.Archive.Coverage.Archived, Healthy: s.Archive.Coverage.Healthy},
 		},
 		Recipes: make([]jsonRecipe, 0, len(s.Recipes)),
 		Changes: make([]jsonChange, 0, len(s.Changes)),
 		Notes:   append([]string{}, s.Notes...),
 	}
+	r.Run.Archive = strOrNull(s.Archive.Store)
+	if ratio, ok := s.Archive.Coverage.Ratio(); ok {
+		r.Summary.ArchiveCoverage.Ratio = &ratio
+	}
 	if s.Previous != nil {
 		id := s.Previous.ID
 		r.PreviousRun = &id
+	}
+	if a := s.Run.Anchor; a != nil {
+		r.Run.Anchor = &jsonAnchor{Signed: a.Signed}
+		if a.LogIndex >= 0 {
+			idx := a.LogIndex
+			r.Run.Anchor.LogIndex = &idx
+		}
 	}
 	for _, rc := range s.Recipes {
 		jr := jsonRecipe{
@@ -228,6 +266,7 @@ func pointerJSON(p *Pointer) jsonPointer {
 		AttestedAt: stampOrNull(res.AttestedAt), Age: strOrNull(string(res.Age)),
 		Verdict: string(res.Verdict), Class: strOrNull(string(res.Class)), Detail: res.Detail,
 		Hint: strOrNull(res.Hint), VerifiedVia: string(res.VerifiedVia), Phases: res.Phases,
+		Archive: jsonArchive{State: archiveState(p.Archive), At: stampOrNull(p.Archive.At)},
 	}
 	if in.RemovedAt != nil {
 		jp.RemovedAt = stampOrNull(*in.RemovedAt)

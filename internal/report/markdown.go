@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
+	"github.com/evidence-auditd/evidence-auditd/internal/escape"
 	"github.com/evidence-auditd/evidence-auditd/internal/evidence"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
@@ -18,24 +19,28 @@ import (
 // issue or pull-request comment: tables only, no HTML. It leads with what
 // needs action (see the package documentation), then the changes since the
 // previous complete run. Text from the ledger is escaped so that a pointer
-// cannot inject links, tables or mentions.
-func Markdown(w io.Writer, s *Snapshot) error {
+// cannot inject links, tables or mentions, and every string from the ledger
+// is escaped by the rule of SPEC §4 (package escape).
+func Markdown(w io.Writer, s *Snapshot, opts ...Option) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	m := &mdWriter{w: bw}
+	m := &mdWriter{w: bw, o: newOptions(opts)}
 	m.header(s)
 	m.summary(s)
 	sec := groupPointers(s)
 	m.recert(s)
 	m.lost(s, sec[GroupLost])
-	m.invalid(sec[GroupInvalid])
+	m.invalid(s, sec[GroupInvalid])
 	m.noVerdict(s, sec[GroupNoVerdict])
-	m.healthy(sec[GroupHealthy])
+	m.healthy(s, sec[GroupHealthy])
 	m.changes(s)
 	m.notes(s)
 	return bw.Flush()
 }
 
-type mdWriter struct{ w *bufio.Writer }
+type mdWriter struct {
+	w *bufio.Writer
+	o options
+}
 
 func (m *mdWriter) p(format string, args ...any) { fmt.Fprintf(m.w, format, args...) }
 
@@ -107,6 +112,7 @@ func (m *mdWriter) header(s *Snapshot) {
 	} else {
 		m.line("- **Ledger chain head:** unverified — the chain is broken")
 	}
+	m.line("- **Anchor:** " + anchorText(r.Anchor))
 	if s.Previous != nil {
 		m.p("- **Compared with:** run %d (finished %s)\n", s.Previous.ID, mdTime(s.Previous.FinishedAt))
 	} else {
@@ -129,16 +135,20 @@ func runStateOf(r *RunInfo) string {
 	return "finished incomplete (canceled)"
 }
 
+// summary counts the sections that follow — each number is its section's
+// heading — then the per-verdict counts of the JSON summary, reconciled
+// with them, and the ages.
 func (m *mdWriter) summary(s *Snapshot) {
 	c := &s.Summary
+	n := countSections(groupPointers(s))
 	m.line("## Summary\n")
-	num := []bool{true, true, true, true, true, true, true, true, true}
-	m.alignedHead(num, "Pointers", "Verified", "Verified with failures", "Rekor-only", "Invalid", "No verdict",
-		"Expiring", "Expired", "Recipes to re-certify")
-	m.row(strconv.Itoa(c.Pointers), strconv.Itoa(c.Verified), strconv.Itoa(c.VerifiedWithFailures),
-		strconv.Itoa(c.RekorOnly), strconv.Itoa(c.Invalid), strconv.Itoa(c.NoVerdict),
-		strconv.Itoa(c.Expiring), strconv.Itoa(c.Expired), strconv.Itoa(c.RecipesNeedingRecert))
+	num := []bool{true, true, true, true, true, true}
+	m.alignedHead(num, "Pointers", "Healthy", "Lost bundles", "Invalid evidence", "No verdict", "Recipes to re-certify")
+	m.row(strconv.Itoa(c.Pointers), strconv.Itoa(n.Healthy), strconv.Itoa(n.Lost), strconv.Itoa(n.Invalid),
+		strconv.Itoa(n.NoVerdict), strconv.Itoa(c.RecipesNeedingRecert))
 	m.line("")
+	m.line("By verdict: " + byVerdict(c, n) + ". " + agesLine(c) + ".\n")
+	m.line("**Archive:** " + mdText(archiveLine(s)) + ".\n")
 	m.line(actionLine(s) + "\n")
 }
 
@@ -165,6 +175,14 @@ func actionLine(s *Snapshot) string {
 	return "**Needs action:** " + strings.Join(parts, ", ") + "." + retry
 }
 
+// upper capitalises the first letter of an ASCII sentence.
+func upper(s string) string {
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+		return string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
+}
+
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
@@ -185,7 +203,7 @@ func (m *mdWriter) recert(s *Snapshot) {
 		if !r.FreshestAttestedAt.IsZero() {
 			fresh = mdDate(r.FreshestAttestedAt) + " (" + mdCode(r.FreshestPath) + ")"
 		}
-		m.row(mdCode(r.Recipe), "**"+mdText(r.Reason)+"**", fresh, mdIssue(r.Issue), mdText(r.RoutedVia), mdHandles(r.Assignees))
+		m.row(mdCode(r.Recipe), "**"+mdText(r.Reason)+"**", fresh, m.issue(r.Issue), mdText(r.RoutedVia), mdHandles(r.Assignees))
 	}
 	m.line("")
 }
@@ -205,7 +223,7 @@ func (m *mdWriter) lost(s *Snapshot, ps []*Pointer) {
 	if !m.section("Lost bundles", len(ps)) {
 		return
 	}
-	m.line("The registry no longer serves these bundles. `rekor-only`: the transparency log still proves the signed entry; `not-found` / `forbidden`: nothing proves it any more.\n")
+	m.line("The registry no longer serves these bundles: " + countSections(groupPointers(s)).lostMakeup() + ". `archived`: the auditor's archived copy is digest-identical and passes every check (restore it with `evidence-auditd archive restore`); `rekor-only`: the transparency log still proves the signed entry; `not-found` / `forbidden`: nothing proves it any more.\n")
 	lostIssue := map[string]*Issue{}
 	for i := range s.Recipes {
 		lostIssue[s.Recipes[i].Recipe] = s.Recipes[i].LostIssue
@@ -213,14 +231,17 @@ func (m *mdWriter) lost(s *Snapshot, ps []*Pointer) {
 	m.tableHead("Pointer", "Recipe", "Verdict", "Attested", "Detail", "Hint", "Issue")
 	for _, p := range ps {
 		m.row(mdPointer(p), mdRecipe(p), mdVerdict(&p.Result), mdAttested(&p.Result), mdText(p.Result.Detail), mdText(p.Result.Hint),
-			mdIssue(lostIssue[p.Info.Recipe]))
+			m.issue(lostIssue[p.Info.Recipe]))
 	}
 	m.line("")
 }
 
-func (m *mdWriter) invalid(ps []*Pointer) {
+func (m *mdWriter) invalid(s *Snapshot, ps []*Pointer) {
 	if !m.section("Invalid evidence", len(ps)) {
 		return
+	}
+	if t := countSections(groupPointers(s)).invalidMakeup(&s.Summary); t != "" {
+		m.line(upper(t) + ".\n")
 	}
 	m.tableHead("Pointer", "Recipe", "Class", "Signer", "Detail", "Hint")
 	for _, p := range ps {
@@ -248,14 +269,15 @@ func (m *mdWriter) noVerdict(s *Snapshot, ps []*Pointer) {
 	m.line("")
 }
 
-func (m *mdWriter) healthy(ps []*Pointer) {
+func (m *mdWriter) healthy(s *Snapshot, ps []*Pointer) {
 	if !m.section("Healthy", len(ps)) {
 		return
 	}
-	m.tableHead("Pointer", "Recipe", "Verdict", "Signer", "Attested", "Age", "Via", "Phases (passed/failed/skipped)")
+	m.line(upper(countSections(groupPointers(s)).healthyMakeup()) + ".\n")
+	m.tableHead("Pointer", "Recipe", "Verdict", "Signer", "Attested", "Age", "Via", "Archive", "Phases (passed/failed/skipped)")
 	for _, p := range ps {
 		m.row(mdPointer(p), mdRecipe(p), mdVerdict(&p.Result), mdSigner(&p.Info), mdAttested(&p.Result),
-			mdAge(p.Result.Age), mdText(string(p.Result.VerifiedVia)), mdText(phaseText(p.Result.Phases)))
+			mdAge(p.Result.Age), mdText(string(p.Result.VerifiedVia)), mdText(archiveText(p.Archive)), mdText(phaseText(p.Result.Phases)))
 	}
 	m.line("")
 }
@@ -293,45 +315,11 @@ func (m *mdWriter) notes(s *Snapshot) {
 	m.line("")
 }
 
-// mdReplacer escapes what would change a table cell's meaning in GFM:
-// backslash-escapes for Markdown punctuation (links, emphasis, code, HTML,
-// pipes), and flattens line breaks.
-var mdReplacer = strings.NewReplacer(
-	"\\", "\\\\", "|", "\\|", "*", "\\*", "_", "\\_", "`", "\\`", "[", "\\[", "]", "\\]",
-	"<", "\\<", ">", "\\>", "#", "\\#", "~", "\\~", "@", "\\@", "!", "\\!",
-	"\r\n", " ", "\n", " ", "\r", " ",
-)
+// mdText and mdCode are the escaping rule of SPEC §4 for Markdown: every
+// string from the ledger passes through one of them.
+func mdText(s string) string { return escape.Markdown(s) }
 
-// mdSpecial are the bytes mdReplacer changes; most cells have none.
-const mdSpecial = "\\|*_`[]<>#~@!\r\n"
-
-func mdText(s string) string {
-	if !strings.ContainsAny(s, mdSpecial) {
-		return s
-	}
-	return mdReplacer.Replace(s)
-}
-
-var mdCodeReplacer = strings.NewReplacer("|", "\\|", "\r\n", " ", "\n", " ", "\r", " ")
-
-// mdCode renders s as a code span, escaping pipes (GFM tables split on them
-// even inside code) and choosing a fence longer than any backtick run in s.
-func mdCode(s string) string {
-	if s == "" {
-		return ""
-	}
-	if strings.ContainsAny(s, "|\r\n") {
-		s = mdCodeReplacer.Replace(s)
-	}
-	fence := "`"
-	for strings.Contains(s, fence) {
-		fence += "`"
-	}
-	if len(fence) > 1 || strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
-		return fence + " " + s + " " + fence
-	}
-	return fence + s + fence
-}
+func mdCode(s string) string { return escape.Code(s) }
 
 // mdRecipe is a pointer's recipe and, when it names one, its profile
 // selection (bound to the signed predicate.profile.selection once verified).
@@ -392,12 +380,14 @@ func mdAge(a audit.Age) string {
 	return string(a)
 }
 
-func mdIssue(is *Issue) string {
+// issue links an issue: to the tracker, or to the file sink's file
+// (relative to where the report is read, see LinksFrom).
+func (m *mdWriter) issue(is *Issue) string {
 	if is == nil {
 		return ""
 	}
-	if is.URL != "" && strings.HasPrefix(is.URL, "https://") {
-		return fmt.Sprintf("[%s](%s) (%s)", is.Label(), mdLinkURL(is.URL), mdText(is.State))
+	if href := m.o.issueHref(is); href != "" {
+		return fmt.Sprintf("[%s](%s) (%s)", mdText(is.Label()), mdLinkURL(href), mdText(is.State))
 	}
 	return fmt.Sprintf("%s (%s)", mdText(is.Label()), mdText(is.State))
 }
@@ -450,4 +440,19 @@ func short(commit string) string {
 		return commit[:12]
 	}
 	return commit
+}
+
+// anchorText states a run's anchor (SPEC §10) in a few words.
+func anchorText(a *AnchorInfo) string {
+	if a == nil {
+		return "none"
+	}
+	out := "unsigned"
+	if a.Signed {
+		out = "signed"
+	}
+	if a.LogIndex >= 0 {
+		out += fmt.Sprintf(", transparency-log index %d", a.LogIndex)
+	}
+	return out + " (`evidence-auditd ledger verify` checks it)"
 }

@@ -14,8 +14,9 @@ type Group int
 
 // Groups of pointers, in report order.
 const (
-	// GroupLost: the registry no longer serves the bundle (rekor-only, or
-	// invalid/not-found or forbidden) — the bytes are lost (SPEC §7 "lost").
+	// GroupLost: the registry no longer serves the bundle (archived,
+	// rekor-only, or invalid/not-found or forbidden) — the bytes are lost
+	// from their origin (SPEC §7 "lost").
 	GroupLost Group = iota
 	// GroupInvalid: every other invalid verdict — the evidence is wrong.
 	GroupInvalid
@@ -29,7 +30,7 @@ const (
 // GroupOf returns the section a result belongs to.
 func GroupOf(r *audit.Result) Group {
 	switch {
-	case r.Verdict == audit.RekorOnly,
+	case r.Verdict == audit.Archived, r.Verdict == audit.RekorOnly,
 		r.Verdict == audit.Invalid && (r.Class == audit.ClassNotFound || r.Class == audit.ClassForbidden):
 		return GroupLost
 	case r.Verdict == audit.Invalid:

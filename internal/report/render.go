@@ -42,17 +42,18 @@ func (f Format) Ext() string {
 	return "." + string(f)
 }
 
-// Render writes s to w in format f.
-func Render(w io.Writer, s *Snapshot, f Format) error {
+// Render writes s to w in format f. Options apply to the human formats
+// (Markdown, HTML).
+func Render(w io.Writer, s *Snapshot, f Format, opts ...Option) error {
 	switch f {
 	case FormatMarkdown:
-		return Markdown(w, s)
+		return Markdown(w, s, opts...)
 	case FormatJSON:
 		return JSON(w, s)
 	case FormatCSV:
 		return CSV(w, s)
 	case FormatHTML:
-		return HTML(w, s)
+		return HTML(w, s, opts...)
 	}
 	return fmt.Errorf("unknown report format %q", f)
 }
@@ -60,12 +61,16 @@ func Render(w io.Writer, s *Snapshot, f Format) error {
 // WriteAll writes the snapshot in every format into dir, atomically, as
 // report.md, report.json, report.csv and report.html, and returns the path
 // of each by format name ("markdown", "json", "csv", "html"). dir must
-// exist. It is what `demo` leaves behind.
+// exist. It is what `demo` leaves behind. Links to issue files are
+// relative to dir.
 func WriteAll(s *Snapshot, dir string) (paths map[string]string, err error) {
 	paths = make(map[string]string, len(Formats))
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	for _, f := range Formats {
 		p := filepath.Join(dir, "report"+f.Ext())
-		if err := atomicfile.Write(p, 0o644, func(w io.Writer) error { return Render(w, s, f) }); err != nil {
+		if err := atomicfile.Write(p, 0o644, func(w io.Writer) error { return Render(w, s, f, LinksFrom(dir)) }); err != nil {
 			return nil, fmt.Errorf("write %s report: %w", f, err)
 		}
 		paths[string(f)] = p

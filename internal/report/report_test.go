@@ -190,9 +190,9 @@ func TestChanges(t *testing.T) {
 	for _, c := range s.Changes {
 		got[c.Path[strings.LastIndex(c.Path, "/")+1:]] = string(c.From) + ">" + string(c.To)
 	}
-	// Entries 1 and 18 are new in run 2; 4, 6, 9 and 17 changed verdict.
-	if len(s.Changes) != 6 {
-		t.Errorf("%d changes, want 6: %v", len(s.Changes), got)
+	// Entries 1 and 18 are new in run 2; 4, 6, 9, 17 and 19 changed verdict.
+	if len(s.Changes) != 7 {
+		t.Errorf("%d changes, want 7: %v", len(s.Changes), got)
 	}
 	var fromNull int
 	for _, c := range s.Changes {
@@ -229,7 +229,7 @@ func TestWriteAll(t *testing.T) {
 }
 
 // TestHTMLSelfContained: the page loads nothing from elsewhere and runs
-// nothing; links only point at issues.
+// nothing; links only point at issues and at the page's own sections.
 func TestHTMLSelfContained(t *testing.T) {
 	db, runs, _ := fixtureDB(t)
 	page := string(render(t, load(t, db, runs.Second), report.FormatHTML))
@@ -244,8 +244,28 @@ func TestHTMLSelfContained(t *testing.T) {
 		}
 	}
 	for _, href := range strings.Split(page, `href="`)[1:] {
-		if !strings.HasPrefix(href, "https://github.com/example/aicr/issues/") {
+		if !strings.HasPrefix(href, "https://github.com/example/aicr/issues/") && !strings.HasPrefix(href, "#") {
 			t.Errorf("unexpected link %.80q", href)
 		}
+	}
+}
+
+// TestCountsReconcile: every number a reader can compare in the Markdown
+// and HTML reports agrees — section headings, their rows, the summary, the
+// action sentence — and the by-verdict line equals the JSON summary, the
+// invalid verdicts split exactly between Invalid evidence and Lost bundles.
+func TestCountsReconcile(t *testing.T) {
+	db, runs, _ := fixtureDB(t)
+	for _, id := range []int64{runs.First, runs.Second} {
+		s := load(t, db, id)
+		for _, p := range reporttest.CheckCounts(render(t, s, report.FormatMarkdown), render(t, s, report.FormatHTML), render(t, s, report.FormatJSON)) {
+			t.Errorf("run %d: %s", id, p)
+		}
+	}
+	// The checker notices a disagreement.
+	s := load(t, db, runs.Second)
+	md := bytes.Replace(render(t, s, report.FormatMarkdown), []byte("## Invalid evidence (8)"), []byte("## Invalid evidence (10)"), 1)
+	if len(reporttest.CheckCounts(md, render(t, s, report.FormatHTML), render(t, s, report.FormatJSON))) == 0 {
+		t.Error("CheckCounts accepts a heading that disagrees with its rows")
 	}
 }

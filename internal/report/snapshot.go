@@ -47,6 +47,8 @@ type Snapshot struct {
 	Recipes  []Recipe  // by recipe name
 	Pointers []Pointer // by path, then added time, then added commit
 	Changes  []Change  // by path, then added commit
+	// Archive is the run's archive store and coverage (SPEC §5, §9).
+	Archive ArchiveInfo
 	// Notes are facts about the snapshot itself a reader should know (the
 	// run recorded no inputs, pointers missing from the inventory, ...).
 	// Renderers show them; cmd also prints them on stderr.
@@ -87,6 +89,19 @@ type RunInfo struct {
 	// renderers say so before anything else, since its recipe statuses are
 	// mostly undetermined rather than healthy.
 	Degraded bool
+	// Anchor is the run's anchor as the ledger records it (SPEC §10); nil
+	// when the run has none (unfinished, or finished before anchoring).
+	// `ledger verify` and `verify-report` check it; the report only
+	// states it.
+	Anchor *AnchorInfo
+}
+
+// AnchorInfo is a run's anchor as recorded (SPEC §5 "run.anchor").
+type AnchorInfo struct {
+	// Signed: the anchor carries a signature (by anchor.key, or keyless).
+	Signed bool
+	// LogIndex is its transparency-log index; -1 when it was not logged.
+	LogIndex int64
 }
 
 // RunRef names another run.
@@ -102,6 +117,7 @@ type Summary struct {
 	Pointers             int
 	Verified             int
 	VerifiedWithFailures int
+	Archived             int
 	RekorOnly            int
 	Invalid              int
 	NoVerdict            int
@@ -158,6 +174,8 @@ func (is *Issue) Label() string {
 type Pointer struct {
 	Info   audit.PointerInfo
 	Result audit.Result
+	// Archive is the bundle's state in the auditor's archive.
+	Archive PointerArchive
 }
 
 // Live reports whether the pointer version is still present at the head the
@@ -255,6 +273,9 @@ func Load(ctx context.Context, db *ledger.DB, runID int64) (*Snapshot, error) {
 	s.Pointers = pointers(results, versions, evidenceDir, allow, &s.Notes)
 	s.Summary = summarize(s.Pointers)
 	s.Run.Degraded = audit.Degraded(s.Summary.Pointers, s.Summary.NoVerdict)
+	if err := s.loadArchive(ctx, db, run); err != nil {
+		return nil, err
+	}
 
 	statuses, err := db.RecipeStatuses(ctx, runID)
 	if err != nil {
@@ -316,9 +337,29 @@ func (s *Snapshot) verifyChain(ctx context.Context, db *ledger.DB, run ledger.Ru
 	if !run.Finished {
 		s.Run.LedgerHead = rep.Head // the chain's head now, recomputed
 	}
-	// A finished run's recorded head was checked against the recomputed
-	// chain by Verify.
+	// A finished run's head is its seal (it covers everything this report
+	// is rendered from, and is what its anchor carries), which Verify
+	// recomputed; a run finished before seals existed keeps its result
+	// chain head, which Verify checked too.
+	for _, seal := range rep.Seals {
+		if seal.RunID == run.ID {
+			s.Run.LedgerHead = seal.Head
+		}
+	}
+	if a, ok, err := db.Anchor(ctx, run.ID); err != nil {
+		return err
+	} else if ok {
+		s.Run.Anchor = &AnchorInfo{Signed: a.Signed(), LogIndex: a.LogIndex}
+	}
 	return nil
+}
+
+// MarkUnverified records that the ledger does not hold up (problem says
+// how) although its own chain verified — its anchors, kept outside it,
+// disagree (SPEC §10): the document says so first, like a broken chain,
+// and vouches for no head.
+func (s *Snapshot) MarkUnverified(problem string) {
+	s.Run.LedgerVerified, s.Run.LedgerProblem, s.Run.LedgerHead = false, problem, ""
 }
 
 func runInfo(r ledger.Run) RunInfo {
@@ -426,6 +467,8 @@ func summarize(ps []Pointer) Summary {
 			s.Verified++
 		case audit.VerifiedWithFailures:
 			s.VerifiedWithFailures++
+		case audit.Archived:
+			s.Archived++
 		case audit.RekorOnly:
 			s.RekorOnly++
 		case audit.Invalid:

@@ -33,6 +33,7 @@ const (
 const (
 	Verified             = "verified"
 	VerifiedWithFailures = "verified-with-failures"
+	Archived             = "archived"
 	RekorOnly            = "rekor-only"
 	Invalid              = "invalid"
 	NoVerdict            = "no-verdict"
@@ -194,6 +195,10 @@ type Case struct {
 	// AfterDelete is the verdict an auditor must reach once
 	// DeleteAudited removed the bytes; only with DeleteAfterAudit.
 	AfterDelete Expectation
+	// WithoutArchive, when set, is the verdict an auditor without its own
+	// archive (SPEC §9) reaches after the deletion instead of AfterDelete:
+	// what the archive changed, for the demo's scenario table.
+	WithoutArchive Expectation
 
 	// Expect is the verdict an auditor must reach on the world as Build
 	// leaves it.

@@ -131,8 +131,18 @@ func DemoCases(now time.Time) []Case {
 		// audit, nothing can tie a v2 entry to its digest (no search, no
 		// statement in the log).
 		{Name: "good-v2-rekor", Recipe: h200Inference, Signer: partner, SignedAt: ago(0, 22), Era: EraV2, Expect: ok},
+		// Deleted after the first audit verified (and archived) them: the
+		// auditor's archive (SPEC §9) proves every check of a verified
+		// bundle (archived); without it, a v1 or v2 bundle would be proven
+		// only from the ledger's cache and the log (rekor-only), and a
+		// legacy .att attestation too.
 		{Name: "deleted-v2-after-audit", Recipe: gb200Training, Signer: nvidia, SignedAt: ago(1, 12), Era: EraV2, DeleteAfterAudit: true,
-			Expect: ok, AfterDelete: Expectation{Verdict: RekorOnly, Age: AgeFresh}},
+			Expect: ok, AfterDelete: Expectation{Verdict: Archived, Age: AgeFresh}, WithoutArchive: Expectation{Verdict: RekorOnly, Age: AgeFresh}},
+		{Name: "deleted-v1-after-audit", Recipe: h100Training, Signer: partner, SignedAt: ago(2, 20), DeleteAfterAudit: true,
+			Expect: ok, AfterDelete: Expectation{Verdict: Archived, Age: AgeFresh}, WithoutArchive: Expectation{Verdict: RekorOnly, Age: AgeFresh}},
+		{Name: "deleted-legacy-after-audit", Recipe: a100Inference, Signer: nvidia, PredicateType: publish.PredicateV1, SignedAt: ago(19, 0),
+			LegacyCosign: true, DeleteAfterAudit: true,
+			Expect: ok, AfterDelete: Expectation{Verdict: Archived, Age: AgeFresh}, WithoutArchive: Expectation{Verdict: RekorOnly, Age: AgeFresh}},
 		{Name: "deleted-v2-never-audited", Recipe: a100Flaky, Signer: nvidia, SignedAt: ago(2, 3), Era: EraV2, DeleteAfterPublish: true,
 			Expect: bad(ClassNotFound)},
 		// The namespace went private (SPEC §3 counts 403 among "bytes

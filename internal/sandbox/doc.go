@@ -1,7 +1,8 @@
 // Package sandbox composes the sandbox parts into a complete private evidence
 // world: the Fulcio-like CA (ca), the Rekor v1 compatible transparency log
-// (tlog), the Rekor v2 tile log (rekorv2) and the RFC 3161 timestamp
-// authority (tsa), each served over HTTP on loopback, the signer that turns
+// (tlog), the Rekor v2 tile log (rekorv2), the RFC 3161 timestamp
+// authority (tsa) and an OIDC issuer with a Fulcio-like front to the CA for
+// keyless signing (fulcio), each served over HTTP on loopback, the signer that turns
 // statements into Sigstore bundles of either era (signer), the in-process OCI registry with faults
 // (registry), the summary-bundle publisher (publish) and the AICR git
 // repository generator (gitrepo). It powers `evidence-auditd demo` and the

@@ -15,6 +15,7 @@ import (
 
 	"github.com/evidence-auditd/evidence-auditd/internal/atomicfile"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/ca"
+	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/fulcio"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/publish"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/registry"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/rekorv2"
@@ -32,8 +33,9 @@ const (
 
 // World is a complete private evidence world in one directory: a Fulcio-like
 // CA, a Rekor v1 compatible transparency log, a Rekor v2 (tile) log and an
-// RFC 3161 timestamp authority, each served over HTTP on loopback, an
-// in-process OCI registry, the trusted_root.json naming the CA, both logs
+// RFC 3161 timestamp authority, each served over HTTP on loopback, an OIDC
+// issuer and a Fulcio-like front to the CA for keyless signing (package
+// fulcio), an in-process OCI registry, the trusted_root.json naming the CA, both logs
 // and the timestamp authority, and (after Build) an AICR git repository
 // under RepoDir.
 //
@@ -53,10 +55,12 @@ type World struct {
 	signer   *signer.Signer
 	reg      *registry.Registry
 	pub      *publish.Publisher
-	servers  []*server // the v1 log, the v2 log, the TSA
+	servers  []*server // the v1 log, the v2 log, the TSA, the OIDC issuer, Fulcio
 	logURL   string
 	v2URL    string
 	tsaURL   string
+	issuer   *fulcio.Issuer
+	fulURL   string
 	started  bool
 	closed   bool
 	repoUsed bool
@@ -189,6 +193,23 @@ func (w *World) Start(ctx context.Context) (err error) {
 		*s.url = srv.url
 	}
 
+	// Keyless signing: an OIDC issuer and a Fulcio front to the CA.
+	if w.issuer, err = fulcio.NewIssuer(); err != nil {
+		return fmt.Errorf("start sandbox: oidc issuer: %w", err)
+	}
+	isrv, err := serve(ctx, w.issuer.Handler())
+	if err != nil {
+		return fmt.Errorf("start sandbox: oidc issuer: %w", err)
+	}
+	w.servers = append(w.servers, isrv)
+	w.issuer.SetURL(isrv.url)
+	fsrv, err := serve(ctx, fulcio.New(w.ca, isrv.url).Handler())
+	if err != nil {
+		return fmt.Errorf("start sandbox: fulcio: %w", err)
+	}
+	w.servers = append(w.servers, fsrv)
+	w.fulURL = fsrv.url
+
 	sopts := []signer.Option{signer.WithLogURL(w.logURL), signer.WithRekorV2(w.v2, w.v2URL), signer.WithTSA(w.tsa, w.tsaURL)}
 	if w.opts.leafReuse > 0 {
 		sopts = append(sopts, signer.WithLeafReuse(w.opts.leafReuse))
@@ -279,6 +300,14 @@ func (w *World) TSA() *tsa.TSA { return w.tsa }
 // TSAURL returns the timestamp authority's base URL (POST
 // /api/v1/timestamp); empty before Start.
 func (w *World) TSAURL() string { return w.tsaURL }
+
+// OIDCIssuer returns the OIDC issuer whose tokens FulcioURL certifies
+// (Token, SetActions); nil before Start.
+func (w *World) OIDCIssuer() *fulcio.Issuer { return w.issuer }
+
+// FulcioURL returns the base URL of the Fulcio-like front to the CA
+// ("http://127.0.0.1:PORT"), for keyless signing; "" before Start.
+func (w *World) FulcioURL() string { return w.fulURL }
 
 // Signer returns the signer (CA and log composed); nil before Start.
 func (w *World) Signer() *signer.Signer { return w.signer }

@@ -89,6 +89,9 @@ func commit(n int) string {
 	return hex.EncodeToString(s[:])
 }
 
+// Digest is the bundle digest of the fixture's entry n.
+func Digest(n int) string { return digest(n) }
+
 func digest(n int) string {
 	s := sha256.Sum256([]byte(fmt.Sprintf("bundle-%d", n)))
 	return "sha256:" + hex.EncodeToString(s[:])
@@ -233,6 +236,17 @@ func entries() []entry {
 		{n: 18, recipe: "h100-aks-ubuntu-training", fields: ptr("h100-aks-ubuntu-training", FirstParty, 18, day(2026, 8, 30), ghcr), addedAt: day(2026, 8, 31),
 			r2: res(audit.NoVerdict, audit.ClassCanceled, audit.ViaNone, day(2026, 8, 30), audit.TimePointer, audit.AgeFresh,
 				"the run was canceled before this pointer was audited; it is retried next run", "")},
+		// Verified and archived in run 1, deleted from its registry before
+		// run 2, which proves it from the archive (SPEC §9).
+		{n: 19, recipe: "h200-aks-ubuntu-inference", fields: ptr("h200-aks-ubuntu-inference", Community, 19, day(2025, 9, 1), "ghcr.io/gone-user/aicr-evidence:run"), addedAt: day(2025, 9, 2),
+			r1: ok(day(2025, 9, 1), audit.AgeFresh, audit.ViaOCI, 35699019, allPass),
+			r2: func() audit.Result {
+				r := ok(day(2025, 9, 1), audit.AgeFresh, audit.ViaArchive, 35699019, allPass)
+				r.Verdict, r.Deep = audit.Archived, true
+				r.Detail = "the registry no longer serves the bundle; the auditor's archived copy (oci-layout:/var/lib/evidence-auditd/archive, archived 2026-06-01) is digest-identical and passes every check of a verified bundle"
+				r.Hint = "restore it with `evidence-auditd archive restore POINTER.yaml --to REGISTRY/REPOSITORY` (or --lost), then point bundle.oci at the new repository if it differs"
+				return r
+			}()},
 	}
 	for i := range es {
 		e := &es[i]
@@ -311,7 +325,7 @@ func Build(ctx context.Context, db *ledger.DB) (Runs, error) {
 		if err != nil {
 			return Runs{}, err
 		}
-		if err := db.PutRunInputs(ctx, run.ID, ledger.RunInputs{EvidenceDir: EvidenceDir, Allowlist: allow}); err != nil {
+		if err := db.PutRunInputs(ctx, run.ID, ledger.RunInputs{EvidenceDir: EvidenceDir, Allowlist: allow, Archive: ArchiveStore}); err != nil {
 			return Runs{}, err
 		}
 		var results []audit.Result
@@ -321,6 +335,9 @@ func Build(ctx context.Context, db *ledger.DB) (Runs, error) {
 			}
 		}
 		if _, err := db.AppendResults(ctx, run.ID, results); err != nil {
+			return Runs{}, err
+		}
+		if err := db.RecordArchived(ctx, archived(run.ID, i)); err != nil {
 			return Runs{}, err
 		}
 		if err := db.PutRecipeStatuses(ctx, run.ID, audit.RecipeStatuses(results, live)); err != nil {
@@ -352,6 +369,26 @@ func Build(ctx context.Context, db *ledger.DB) (Runs, error) {
 		}
 	}
 	return ids, nil
+}
+
+// ArchiveStore is the archive the fixture's runs copy into.
+const ArchiveStore = "oci-layout:/var/lib/evidence-auditd/archive"
+
+// archived are the copies the fixture's run i (0 or 1, id runID) makes:
+// run 1 archives bundles 3, 4, 8 and 19 while it runs; a backfill between
+// the runs archives 9; run 2 archives 1. Bundles 2 and 5 stay pending
+// (reused on the fast path, never copied).
+func archived(runID int64, i int) []audit.ArchivedBundle {
+	rec := func(n int, at time.Time, run int64) audit.ArchivedBundle {
+		return audit.ArchivedBundle{Digest: digest(n), Store: ArchiveStore, Signature: audit.SigstoreBundle, ReferrerDigest: digest(500 + n),
+			Objects: []audit.ObjectRef{{Digest: digest(n), MediaType: "application/vnd.oci.image.manifest.v1+json", Size: 420, Manifest: true}},
+			Bytes:   420, At: at, RunID: run}
+	}
+	if i == 0 {
+		return []audit.ArchivedBundle{rec(3, Started1.Add(10*time.Second), runID), rec(4, Started1.Add(11*time.Second), runID),
+			rec(8, Started1.Add(12*time.Second), runID), rec(19, Started1.Add(13*time.Second), runID)}
+	}
+	return []audit.ArchivedBundle{rec(9, Finished1.Add(time.Hour), 0), rec(1, Started2.Add(5*time.Second), runID)}
 }
 
 // AddUnfinishedRun begins a third run that records two results and is

@@ -28,25 +28,41 @@ func (s *Signer) Sign(statement []byte, id ca.Identity, at time.Time) ([]byte, S
 	if err != nil {
 		return nil, SignedInfo{}, fmt.Errorf("sign: %w", err)
 	}
-	b := &protobundle.Bundle{
-		MediaType: BundleMediaType,
-		VerificationMaterial: &protobundle.VerificationMaterial{
-			Content: &protobundle.VerificationMaterial_Certificate{
-				Certificate: &protocommon.X509Certificate{RawBytes: sd.cert.Raw},
-			},
-			TlogEntries: []*protorekor.TransparencyLogEntry{TransparencyLogEntry(sd.entry)},
+	out, err := bundleJSON(statement, sd.sig, sd.cert.Raw, TransparencyLogEntry(sd.entry), nil)
+	if err != nil {
+		return nil, SignedInfo{}, fmt.Errorf("sign: %w", err)
+	}
+	return out, sd.info(), nil
+}
+
+// bundleJSON is the Sigstore bundle v0.3 of a DSSE envelope over statement
+// (one signature), the leaf certificate alone, one log entry and, when tsr
+// is set, one RFC 3161 timestamp.
+func bundleJSON(statement, sig, certDER []byte, tle *protorekor.TransparencyLogEntry, tsr []byte) ([]byte, error) {
+	vm := &protobundle.VerificationMaterial{
+		Content: &protobundle.VerificationMaterial_Certificate{
+			Certificate: &protocommon.X509Certificate{RawBytes: certDER},
 		},
+		TlogEntries: []*protorekor.TransparencyLogEntry{tle},
+	}
+	if tsr != nil {
+		vm.TimestampVerificationData = &protobundle.TimestampVerificationData{
+			Rfc3161Timestamps: []*protocommon.RFC3161SignedTimestamp{{SignedTimestamp: tsr}},
+		}
+	}
+	out, err := protojson.Marshal(&protobundle.Bundle{
+		MediaType:            BundleMediaType,
+		VerificationMaterial: vm,
 		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
 			Payload:     statement,
 			PayloadType: InTotoPayloadType,
-			Signatures:  []*protodsse.Signature{{Sig: sd.sig}},
+			Signatures:  []*protodsse.Signature{{Sig: sig}},
 		}},
-	}
-	out, err := protojson.Marshal(b)
+	})
 	if err != nil {
-		return nil, SignedInfo{}, fmt.Errorf("sign: encode bundle: %w", err)
+		return nil, fmt.Errorf("encode bundle: %w", err)
 	}
-	return out, sd.info(), nil
+	return out, nil
 }
 
 // TransparencyLogEntry converts a log entry to the bundle's protobuf form.

@@ -6,13 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
-	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
-	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	pb "github.com/sigstore/rekor-tiles/v2/pkg/generated/protobuf"
 	"github.com/transparency-dev/merkle/rfc6962"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/ca"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox/rekorv2"
@@ -52,26 +48,9 @@ func (s *Signer) SignV2(statement []byte, id ca.Identity, at time.Time) ([]byte,
 	if err != nil {
 		return nil, SignedInfo{}, fmt.Errorf("sign v2: %w", err)
 	}
-	b := &protobundle.Bundle{
-		MediaType: BundleMediaType,
-		VerificationMaterial: &protobundle.VerificationMaterial{
-			Content: &protobundle.VerificationMaterial_Certificate{
-				Certificate: &protocommon.X509Certificate{RawBytes: sd.cert.Raw},
-			},
-			TlogEntries: []*protorekor.TransparencyLogEntry{tle},
-			TimestampVerificationData: &protobundle.TimestampVerificationData{
-				Rfc3161Timestamps: []*protocommon.RFC3161SignedTimestamp{{SignedTimestamp: tsr}},
-			},
-		},
-		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
-			Payload:     statement,
-			PayloadType: InTotoPayloadType,
-			Signatures:  []*protodsse.Signature{{Sig: sd.sig}},
-		}},
-	}
-	out, err := protojson.Marshal(b)
+	out, err := bundleJSON(statement, sd.sig, sd.cert.Raw, tle, tsr)
 	if err != nil {
-		return nil, SignedInfo{}, fmt.Errorf("sign v2: encode bundle: %w", err)
+		return nil, SignedInfo{}, fmt.Errorf("sign v2: %w", err)
 	}
 	return out, SignedInfo{
 		LogIndex:       tle.GetLogIndex(),

@@ -2,7 +2,7 @@
 // over an in-memory RFC 6962 Merkle tree, with its own ECDSA P-256 key.
 //
 // Entries are built with rekor's own types (kinds dsse v0.0.1 and intoto
-// v0.0.2), so the canonicalized body, the entry UUID (the RFC 6962 leaf
+// v0.0.2 for evidence, hashedrekord v0.0.1 for signed messages), so the canonicalized body, the entry UUID (the RFC 6962 leaf
 // hash), the index keys, the signed entry timestamp (a signature over the
 // canonical JSON of {body, integratedTime, logIndex, logID}) and the signed
 // checkpoint ("<hostname> - <treeID>" note) are exactly what a Rekor v1

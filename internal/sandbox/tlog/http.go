@@ -182,8 +182,11 @@ func (l *Log) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	// As rekor-server's CreateLogEntryHandler: both name the key of the
+	// response's one entry (tree ID and UUID); sigstore-go's client reads
+	// the entry by its ETag.
 	w.Header().Set("Location", "/api/v1/log/entries/"+e.EntryID)
-	w.Header().Set("ETag", e.UUID)
+	w.Header().Set("ETag", e.EntryID)
 	writeJSON(w, http.StatusCreated, e.LogEntry())
 }
 

@@ -27,6 +27,9 @@ import (
 	"github.com/sigstore/rekor/pkg/types"
 	"github.com/sigstore/rekor/pkg/types/dsse"
 	dssev001 "github.com/sigstore/rekor/pkg/types/dsse/v0.0.1"
+	// hashedrekord is what signed messages are logged as (the anchors of
+	// internal/anchor); registering it lets Append accept the kind.
+	_ "github.com/sigstore/rekor/pkg/types/hashedrekord/v0.0.1"
 	"github.com/sigstore/rekor/pkg/types/intoto"
 	intotov002 "github.com/sigstore/rekor/pkg/types/intoto/v0.0.2"
 	"github.com/sigstore/rekor/pkg/util"
@@ -513,8 +516,8 @@ type Entry struct {
 	LogIndex       int64
 	UUID           string // hex RFC 6962 leaf hash of Body: Rekor's entry UUID
 	EntryID        string // 16 hex digits of the tree ID, then UUID: the key of Rekor's responses
-	Kind           string // "dsse" or "intoto"
-	APIVersion     string // "0.0.1" for dsse, "0.0.2" for intoto
+	Kind           string // "dsse", "intoto" or "hashedrekord"
+	APIVersion     string // "0.0.1" for dsse and hashedrekord, "0.0.2" for intoto
 	Body           []byte // canonicalized entry, as stored in the log
 	IntegratedTime time.Time
 	LogID          string // hex SHA-256 of the log's DER public key
