@@ -63,6 +63,11 @@
 #              Referrers API, or only the sha256-<hex> tag schema (the
 #              in-process registry only: Debian's has no Referrers API)
 #   REGISTRY   sandbox (default) or debian
+#   ARCHIVE    off (default) or on: whether evidence-auditd keeps its archive
+#              (SPEC §9; on by default in a real configuration). Off, the
+#              deep run does what cosign does — fetch and verify — and not
+#              the one-time copy of every bundle into the archive, which a
+#              first deep run with the archive on also pays
 set -euo pipefail
 
 N=${N:-200}
@@ -70,6 +75,12 @@ LOAD_MAX=${LOAD_MAX:-2}
 MAX_WAIT=${MAX_WAIT:-900}
 REFERRERS_API=${REFERRERS_API:-true}
 REGISTRY=${REGISTRY:-sandbox}
+ARCHIVE=${ARCHIVE:-off}
+case $ARCHIVE in
+off) export EVIDENCE_AUDITD_ARCHIVE_ENABLED=false ;;
+on) export EVIDENCE_AUDITD_ARCHIVE_ENABLED=true ;;
+*) echo "ARCHIVE=$ARCHIVE: want off or on" >&2; exit 2 ;;
+esac
 COSIGN_VERSION=v2.6.5
 PREDICATE_TYPE=https://aicr.run/recipe-evidence/v3
 
@@ -298,7 +309,7 @@ ms() { awk -v x="$1" -v n="$N" 'BEGIN { printf "%.2f", 1000 * x / n }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 echo
 echo "compare-cosign: N=$N pointers, cosign $COSIGN_VERSION vs evidence-auditd $REV, $(nproc) cores"
-echo "registry: $REGISTRY_LABEL; load average at start: $LOAD_START, at end: $LOAD_END"
+echo "registry: $REGISTRY_LABEL; evidence-auditd's archive: $ARCHIVE; load average at start: $LOAD_START, at end: $LOAD_END"
 printf '%-26s %9s %11s %10s %12s %10s %12s %6s %5s\n' phase wall_s ms/bundle client_cpu cpu_ms/bundle peak_rss server_cpu_s load1 idle
 for p in cosign deep fast; do
 	case $p in cosign) label="cosign loop (a)" ;; deep) label="evidence-auditd --deep (b)" ;; fast) label="evidence-auditd fast (c)" ;; esac
