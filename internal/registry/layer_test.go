@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/budget"
@@ -160,5 +162,26 @@ func TestLayerWithinBudget(t *testing.T) {
 	}
 	if st.Clamped == 0 {
 		t.Errorf("the layer larger than the budget was never given the whole budget: %+v", st)
+	}
+}
+
+// Once a Layer is released and its files dropped, nothing in the client
+// keeps them alive (a pooled gzip reader once held on to the layer's
+// stream, and through it the files it had kept): the budget gives their
+// bytes to the next worker, so they must be the collector's.
+func TestLayerFilesAreNotRetained(t *testing.T) {
+	w := newWorld(t, false)
+	a := w.pushSummary(t, "evidence/x", "v1", bigKept("a", 1<<20)...)
+	c, _ := w.client(t, registry.WithBudget(budget.New(64<<20)))
+	l, err := c.Layer(context.Background(), w.host+"/evidence/x", layerOf(a), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := weak.Make(&l.Files["manifest.json"].Data[0])
+	l.Files, l.Blob = nil, nil
+	l.Release()
+	runtime.GC()
+	if kept.Value() != nil {
+		t.Error("a released layer's manifest.json is still reachable after a collection")
 	}
 }

@@ -69,11 +69,19 @@ func ExtractLayer(r io.Reader, lim TarLimits) (map[string][]byte, error) {
 // integrityErrors, or visit's own wrapped with the entry's name.
 func walkLayer(r io.Reader, lim TarLimits, visit func(name string, size int64, content io.Reader) error) error {
 	lim = lim.withDefaults()
-	zr, err := gunzip(r)
+	// A pooled reader keeps a reference to what it last read from until it
+	// is reused: r is handed to it through a detachable wrapper, cut when
+	// the walk ends, so that the pool never keeps r (and what r refers to,
+	// a layer's kept files) alive.
+	src := &detachable{r: r}
+	zr, err := gunzip(src)
 	if err != nil {
 		return integrityf("gzip: %v", err)
 	}
-	defer gzipReaders.Put(zr)
+	defer func() {
+		src.r = nil
+		gzipReaders.Put(zr)
+	}()
 	tr := tar.NewReader(zr)
 	seen := map[string]bool{}
 	var total int64
@@ -129,6 +137,16 @@ func walkLayer(r io.Reader, lim TarLimits, visit func(name string, size int64, c
 // whose tables cost more to build than a small summary layer takes to
 // inflate.
 var gzipReaders sync.Pool
+
+// detachable reads from r until r is cut (set to nil).
+type detachable struct{ r io.Reader }
+
+func (d *detachable) Read(p []byte) (int, error) {
+	if d.r == nil {
+		return 0, io.EOF
+	}
+	return d.r.Read(p)
+}
 
 // gunzip is gzip.NewReader(r), from the pool when it can be.
 func gunzip(r io.Reader) (*gzip.Reader, error) {
