@@ -9,6 +9,14 @@ import (
 // maxBatch bounds one group commit.
 const maxBatch = 256
 
+// batchWindow is how long a group commit waits for more results after its
+// first one. Each commit costs an fsync of the ledger and one of its
+// progress mark (the anchor of an unfinished run); waiting a few
+// milliseconds turns a deep run's trickle of results into a handful of
+// commits a second, and a kill loses at most this much more work, audited
+// again on resume.
+const batchWindow = 15 * time.Millisecond
+
 // recorder writes results to the ledger as they are decided, with group
 // commit: whatever results are waiting when the previous transaction ends go
 // into the next one. A result is durable a transaction after it is decided
@@ -67,19 +75,7 @@ func (rc *recorder) loop() {
 		if failed != nil {
 			continue // drain, so that workers never block
 		}
-		batch := []recorded{res}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case more, ok := <-rc.in:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, more)
-			default:
-				break fill
-			}
-		}
+		batch := rc.gather(res)
 		if err := rc.write(batch); err != nil {
 			failed = err
 			rc.cancel(err)
@@ -99,42 +95,49 @@ func (rc *recorder) loop() {
 	rc.out <- failed
 }
 
+// gather collects the group commit that starts with first: what arrives
+// within batchWindow, up to maxBatch.
+func (rc *recorder) gather(first recorded) []recorded {
+	batch := []recorded{first}
+	window := time.NewTimer(batchWindow)
+	defer window.Stop()
+	for len(batch) < maxBatch {
+		select {
+		case more, ok := <-rc.in:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, more)
+		case <-window.C:
+			return batch
+		}
+	}
+	return batch
+}
+
 // write records a batch even while the run is being canceled: a decided
 // result must not be lost (SPEC §6), and canceled ones are how the run
 // says it stopped.
 //
-// Bundles are cached, and archive copies recorded, before their results
-// are chained: a crash between the two leaves a cached bundle (or a
-// recorded copy) whose pointer is audited again, never a recorded healthy
-// result whose bundle was not kept. An archive copy is recorded only after
-// the Archive wrote and checked it (SPEC §9: write, verify, then record).
+// Bundles are cached, archive copies recorded and results chained in one
+// transaction: never a recorded healthy result whose bundle was not kept.
+// An archive copy is recorded only after the Archive wrote and checked it
+// (SPEC §9: write, verify, then record).
 func (rc *recorder) write(batch []recorded) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(rc.ctx), 30*time.Second)
 	defer cancel()
-	results := make([]Result, len(batch))
-	var bundles []CachedBundle
-	var archived []ArchivedBundle
+	b := Batch{Results: make([]Result, len(batch))}
 	for i, it := range batch {
-		results[i] = it.res
+		b.Results[i] = it.res
 		if it.bundle != nil {
-			bundles = append(bundles, *it.bundle)
+			b.Bundles = append(b.Bundles, *it.bundle)
 		}
 		if it.archived != nil {
-			archived = append(archived, *it.archived)
+			b.Archived = append(b.Archived, *it.archived)
 		}
 	}
-	if len(bundles) > 0 {
-		if err := rc.ledger.CacheBundles(wctx, bundles); err != nil {
-			return err
-		}
-	}
-	if len(archived) > 0 {
-		if err := rc.ledger.RecordArchived(wctx, archived); err != nil {
-			return fmt.Errorf("record %d archived bundles: %w", len(archived), err)
-		}
-	}
-	if _, err := rc.ledger.AppendResults(wctx, rc.opts.RunID, results); err != nil {
-		return fmt.Errorf("record %d results (first %s): %w", len(results), results[0].Key, err)
+	if err := rc.ledger.RecordBatch(wctx, rc.opts.RunID, b); err != nil {
+		return fmt.Errorf("record %d results (first %s): %w", len(b.Results), b.Results[0].Key, err)
 	}
 	return nil
 }

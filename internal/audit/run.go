@@ -13,20 +13,27 @@ import (
 
 // Ledger is what a run needs from the ledger; internal/ledger satisfies it.
 type Ledger interface {
-	// AppendResults chains results into the run, all or none.
-	AppendResults(ctx context.Context, runID int64, rs []Result) ([]int64, error)
+	// RecordBatch records a group commit — the Sigstore bundles and
+	// statements of verified bundles to cache (SPEC §6), the archive copies
+	// written and checked (SPEC §9), and the results to chain into the run —
+	// in one transaction: all or none.
+	RecordBatch(ctx context.Context, runID int64, b Batch) error
 	// LastVerifications returns, per pointer version, the newest full
 	// verification whose bundle is cached: the fast path's references.
 	LastVerifications(ctx context.Context) (map[VersionKey]LastVerification, error)
-	// CacheBundles keeps the Sigstore bundle and statement of verified
-	// bundles (SPEC §6), all or none.
-	CacheBundles(ctx context.Context, bs []CachedBundle) error
 	// ArchivedBundles returns the ledger's records of the bundles the
 	// archive store holds, by summary digest (SPEC §9).
 	ArchivedBundles(ctx context.Context, store string) (map[string]ArchivedBundle, error)
 	// RecordArchived records bundles an Archive has written, all or none;
 	// recording a bundle already recorded for its store is a no-op.
 	RecordArchived(ctx context.Context, bs []ArchivedBundle) error
+}
+
+// Batch is one group commit of a run's recorder.
+type Batch struct {
+	Bundles  []CachedBundle
+	Archived []ArchivedBundle
+	Results  []Result
 }
 
 // LastVerification is the reference the fast path compares against.

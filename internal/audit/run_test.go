@@ -25,25 +25,20 @@ type memLedger struct {
 	archived []audit.ArchivedBundle
 }
 
-func (l *memLedger) AppendResults(_ context.Context, _ int64, rs []audit.Result) ([]int64, error) {
+func (l *memLedger) RecordBatch(_ context.Context, _ int64, b audit.Batch) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.fail != nil {
-		return nil, l.fail
+		return l.fail
 	}
-	l.results = append(l.results, rs...)
-	return make([]int64, len(rs)), nil
+	l.results = append(l.results, b.Results...)
+	l.bundles = append(l.bundles, b.Bundles...)
+	l.archived = append(l.archived, b.Archived...)
+	return nil
 }
 
 func (l *memLedger) LastVerifications(context.Context) (map[audit.VersionKey]audit.LastVerification, error) {
 	return l.last, nil
-}
-
-func (l *memLedger) CacheBundles(_ context.Context, bs []audit.CachedBundle) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.bundles = append(l.bundles, bs...)
-	return nil
 }
 
 func (l *memLedger) ArchivedBundles(_ context.Context, store string) (map[string]audit.ArchivedBundle, error) {

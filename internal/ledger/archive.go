@@ -14,38 +14,40 @@ import (
 // store has written and checked (SPEC §9), all or none. A bundle already
 // recorded for its store keeps its first record.
 func (d *DB) RecordArchived(ctx context.Context, bs []audit.ArchivedBundle) error {
-	err := d.write(ctx, func(tx *sql.Tx) error {
-		for _, b := range bs {
-			if !strings.HasPrefix(b.Digest, "sha256:") || b.Store == "" {
-				return fmt.Errorf("%s: %w: digest sha256:<hex> and store are required", b.Digest, ErrInvalid)
-			}
-			objs := b.Objects
-			if objs == nil {
-				objs = []audit.ObjectRef{}
-			}
-			oj, err := json.Marshal(objs)
-			if err != nil {
-				return err
-			}
-			at := b.At
-			if at.IsZero() {
-				at = d.now()
-			}
-			var run any
-			if b.RunID != 0 {
-				run = b.RunID
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO archived_bundles
-				(digest, store, signature_kind, referrer_digest, objects, bytes, archived_at, run_id)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest, store) DO NOTHING`,
-				b.Digest, b.Store, string(b.Signature), b.ReferrerDigest, string(oj), b.Bytes, fmtTime(at), run); err != nil {
-				return fmt.Errorf("%s: %w", b.Digest, err)
-			}
-		}
-		return nil
-	})
+	err := d.write(ctx, func(tx *sql.Tx) error { return d.recordArchivedTx(ctx, tx, bs) })
 	if err != nil {
 		return fmt.Errorf("record archived bundles: %w", err)
+	}
+	return nil
+}
+
+func (d *DB) recordArchivedTx(ctx context.Context, tx *sql.Tx, bs []audit.ArchivedBundle) error {
+	for _, b := range bs {
+		if !strings.HasPrefix(b.Digest, "sha256:") || b.Store == "" {
+			return fmt.Errorf("%s: %w: digest sha256:<hex> and store are required", b.Digest, ErrInvalid)
+		}
+		objs := b.Objects
+		if objs == nil {
+			objs = []audit.ObjectRef{}
+		}
+		oj, err := json.Marshal(objs)
+		if err != nil {
+			return err
+		}
+		at := b.At
+		if at.IsZero() {
+			at = d.now()
+		}
+		var run any
+		if b.RunID != 0 {
+			run = b.RunID
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO archived_bundles
+			(digest, store, signature_kind, referrer_digest, objects, bytes, archived_at, run_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest, store) DO NOTHING`,
+			b.Digest, b.Store, string(b.Signature), b.ReferrerDigest, string(oj), b.Bytes, fmtTime(at), run); err != nil {
+			return fmt.Errorf("%s: %w", b.Digest, err)
+		}
 	}
 	return nil
 }

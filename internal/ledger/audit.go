@@ -81,21 +81,23 @@ func (d *DB) LastVerifications(ctx context.Context) (map[audit.VersionKey]audit.
 // CacheBundles implements audit.Ledger: PutBundle for each, in one
 // transaction (one fsync for a batch of verified pointers).
 func (d *DB) CacheBundles(ctx context.Context, bs []audit.CachedBundle) error {
-	err := d.write(ctx, func(tx *sql.Tx) error {
-		for _, b := range bs {
-			if err := d.putBundleTx(ctx, tx, BundleRecord{
-				Digest: b.Digest, SigstoreBundle: b.BundleJSON, Statement: b.StatementJSON,
-				TrustRoot: b.TrustRoot, VerifierVersion: b.VerifierVersion, VerifiedAt: b.VerifiedAt,
-				LogIndex: b.LogIndex, IntegratedTime: b.IntegratedTime,
-				LayerDigest: b.LayerDigest, ReferrerDigest: b.ReferrerDigest, OCI: b.OCI,
-			}); err != nil {
-				return fmt.Errorf("%s: %w", b.Digest, err)
-			}
-		}
-		return nil
-	})
+	err := d.write(ctx, func(tx *sql.Tx) error { return d.cacheBundlesTx(ctx, tx, bs) })
 	if err != nil {
 		return fmt.Errorf("cache bundles: %w", err)
+	}
+	return nil
+}
+
+func (d *DB) cacheBundlesTx(ctx context.Context, tx *sql.Tx, bs []audit.CachedBundle) error {
+	for _, b := range bs {
+		if err := d.putBundleTx(ctx, tx, BundleRecord{
+			Digest: b.Digest, SigstoreBundle: b.BundleJSON, Statement: b.StatementJSON,
+			TrustRoot: b.TrustRoot, VerifierVersion: b.VerifierVersion, VerifiedAt: b.VerifiedAt,
+			LogIndex: b.LogIndex, IntegratedTime: b.IntegratedTime,
+			LayerDigest: b.LayerDigest, ReferrerDigest: b.ReferrerDigest, OCI: b.OCI,
+		}); err != nil {
+			return fmt.Errorf("%s: %w", b.Digest, err)
+		}
 	}
 	return nil
 }

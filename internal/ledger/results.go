@@ -41,34 +41,70 @@ func (d *DB) AppendResults(ctx context.Context, runID int64, rs []audit.Result) 
 		}
 	}
 	err = d.write(ctx, func(tx *sql.Tx) error {
-		run, err := runTx(ctx, tx, runID)
-		if err != nil {
-			return fmt.Errorf("run %d: %w", runID, err)
-		}
-		if run.Finished {
-			return fmt.Errorf("run %d: %w", runID, ErrRunFinished)
-		}
-		seqs = make([]int64, 0, len(rows))
-		if d.hook == nil {
-			return appendRowsTx(ctx, tx, rows, func(seq int64) { seqs = append(seqs, seq) })
-		}
-		var before ChainPoint
-		if before.Seq, before.Hash, err = chainHeadTx(ctx, tx); err != nil {
-			return err
-		}
-		if err := appendRowsTx(ctx, tx, rows, func(seq int64) { seqs = append(seqs, seq) }); err != nil {
-			return err
-		}
-		after := before
-		if n := len(rows); n > 0 {
-			after = ChainPoint{Seq: rows[n-1].Seq, Hash: rows[n-1].Hash}
-		}
-		return d.hook(runID, before, after)
+		seqs, err = d.appendResultsTx(ctx, tx, runID, rows)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("append result: %w", err)
 	}
 	return seqs, nil
+}
+
+// RecordBatch implements audit.Ledger: in one transaction (one fsync, one
+// append hook), it caches the batch's verified bundles, records its archive
+// copies and chains its results — all or none, so that no healthy result is
+// ever recorded without the bundle it was verified from (SPEC §6) and no
+// copy is recorded before it was written (SPEC §9).
+func (d *DB) RecordBatch(ctx context.Context, runID int64, b audit.Batch) error {
+	rows := make([]*resultRow, len(b.Results))
+	for i := range b.Results {
+		var err error
+		if rows[i], err = rowFromResult(runID, &b.Results[i]); err != nil {
+			return fmt.Errorf("record batch: result %s: %w", b.Results[i].Key, err)
+		}
+	}
+	err := d.write(ctx, func(tx *sql.Tx) error {
+		if err := d.cacheBundlesTx(ctx, tx, b.Bundles); err != nil {
+			return fmt.Errorf("cache bundles: %w", err)
+		}
+		if err := d.recordArchivedTx(ctx, tx, b.Archived); err != nil {
+			return fmt.Errorf("record archived bundles: %w", err)
+		}
+		_, err := d.appendResultsTx(ctx, tx, runID, rows)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record batch of %d results: %w", len(rows), err)
+	}
+	return nil
+}
+
+// appendResultsTx chains rows into run runID, which must be unfinished, and
+// tells the append hook (if any) the chain head before and after.
+func (d *DB) appendResultsTx(ctx context.Context, tx *sql.Tx, runID int64, rows []*resultRow) ([]int64, error) {
+	run, err := runTx(ctx, tx, runID)
+	if err != nil {
+		return nil, fmt.Errorf("run %d: %w", runID, err)
+	}
+	if run.Finished {
+		return nil, fmt.Errorf("run %d: %w", runID, ErrRunFinished)
+	}
+	seqs := make([]int64, 0, len(rows))
+	if d.hook == nil {
+		return seqs, appendRowsTx(ctx, tx, rows, func(seq int64) { seqs = append(seqs, seq) })
+	}
+	var before ChainPoint
+	if before.Seq, before.Hash, err = chainHeadTx(ctx, tx); err != nil {
+		return nil, err
+	}
+	if err := appendRowsTx(ctx, tx, rows, func(seq int64) { seqs = append(seqs, seq) }); err != nil {
+		return nil, err
+	}
+	after := before
+	if n := len(rows); n > 0 {
+		after = ChainPoint{Seq: rows[n-1].Seq, Hash: rows[n-1].Hash}
+	}
+	return seqs, d.hook(runID, before, after)
 }
 
 // appendRowsTx chains rows after the current head: the head is read once
