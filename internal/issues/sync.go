@@ -50,6 +50,10 @@ type SyncOptions struct {
 	Log    *slog.Logger
 	// Observer is told each operation's outcome; nil: nobody.
 	Observer Observer
+	// Results, when set, are the run's results as its job holds them, so
+	// that a large run is not read back from the ledger a second time
+	// (nil: read from the store).
+	Results []audit.Result
 }
 
 // Sync plans the issue operations for a recorded run and, unless DryRun
@@ -62,9 +66,12 @@ func Sync(ctx context.Context, st Store, tr Tracker, router *Router, opts SyncOp
 	if err != nil {
 		return nil, Summary{}, err
 	}
-	results, err := st.Results(ctx, opts.RunID)
-	if err != nil {
-		return nil, Summary{}, err
+	results := opts.Results
+	if results == nil {
+		var err error
+		if results, err = st.Results(ctx, opts.RunID); err != nil {
+			return nil, Summary{}, err
+		}
 	}
 	records, err := st.IssueRecords(ctx)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 
+	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/issues"
 	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 )
@@ -13,7 +14,10 @@ import (
 // overlays and CODEOWNERS at the run's commit. The caller holds the audit
 // lock. A tracker that cannot be reached is not an error: nothing was sent,
 // and the next run or `issues sync` plans again.
-func (j *Job) syncIssues(ctx context.Context, db *ledger.DB, run ledger.Run, dryRun bool) (*issues.Plan, issues.Summary, error) {
+//
+// results, when set, are the run's results as the job holds them (nil:
+// read from the ledger).
+func (j *Job) syncIssues(ctx context.Context, db *ledger.DB, run ledger.Run, dryRun bool, results []audit.Result) (*issues.Plan, issues.Summary, error) {
 	cfg, log := j.Config, j.Log
 	tr, err := issues.NewTracker(cfg, issues.WithUserAgent(j.UserAgent))
 	if err != nil {
@@ -41,6 +45,7 @@ func (j *Job) syncIssues(ctx context.Context, db *ledger.DB, run ledger.Run, dry
 	}
 	plan, sum, err := issues.Sync(ctx, db, tr, router, issues.SyncOptions{
 		RunID: run.ID, Labels: issues.LabelsOf(cfg), MaxOps: cfg.Issues.MaxPerRun, DryRun: dryRun, Log: log, Observer: j.Observer,
+		Results: results,
 	})
 	if err != nil {
 		if errors.Is(err, issues.ErrTracker) {

@@ -217,7 +217,7 @@ func (j *Job) Audit(ctx context.Context, req Request) (*Outcome, error) {
 		// A what-if run plans what an audit at that time would file, and
 		// sends none of it: it is not an audit of the present.
 		dry := req.DryRun || req.WhatIf
-		if out.Plan, out.Issues, err = j.syncIssues(ctx, db, run, dry); err != nil {
+		if out.Plan, out.Issues, err = j.syncIssues(ctx, db, run, dry, sum.Results); err != nil {
 			return out, err
 		}
 		if req.WhatIf {
@@ -254,7 +254,7 @@ func (j *Job) SyncIssues(ctx context.Context, dryRun bool) (*issues.Plan, issues
 	if err != nil {
 		return nil, issues.Summary{}, err
 	}
-	return j.syncIssues(ctx, db, run, dryRun)
+	return j.syncIssues(ctx, db, run, dryRun, nil)
 }
 
 // lock takes the audit lock for the job (waiting for another holder, and
