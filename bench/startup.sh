@@ -54,7 +54,7 @@ for _ in $(seq 300); do
 done
 # shellcheck disable=SC1091
 . "$WORK/world.d/world.env"
-"$EA" run -c "$CONFIG" --as-of "$AS_OF" --deep >/dev/null 2>&1 || die "warm-up deep run failed"
+"$EA" run -c "$CONFIG" --deep >/dev/null 2>&1 || die "warm-up deep run failed"
 
 waited=0
 while awk -v l="$(load1)" -v m="$LOAD_MAX" 'BEGIN { exit !(l >= m) }'; do
@@ -71,7 +71,7 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$WORK/runs"
 for _ in $(seq "$R"); do
 	t0=$(date +%s%N)
-	/usr/bin/time -f '%U %S' -o "$WORK/t" "$EA" run -c "$CONFIG" --as-of "$AS_OF" >/dev/null 2>&1 || die "run failed"
+	/usr/bin/time -f '%U %S' -o "$WORK/t" "$EA" run -c "$CONFIG" >/dev/null 2>&1 || die "run failed"
 	t1=$(date +%s%N)
 	read -r u s <"$WORK/t"
 	echo "$(((t1 - t0) / 1000)) $u $s" >>"$WORK/runs"

@@ -55,11 +55,13 @@ func TestSignatureBeforeLayer(t *testing.T) {
 				if fetch, _ := check(res, "fetch"); tc.sign != nil && !strings.Contains(fetch.Detail, "the layer was not fetched") {
 					t.Errorf("fetch check %+v: want it to say the layer was not fetched", fetch)
 				}
-				// The same audit without the fault makes the same requests:
-				// none of them was for the layer.
+				// The same audit without the fault makes the same manifest
+				// and blob requests: none of them was for the layer. (The
+				// Referrers API may be skipped the second time: a client
+				// remembers a registry that lacks it.)
 				reg.ResetCounts()
 				again, _ := rw.audit(t, sp)
-				if got := reg.Counts(testRepo); got != withFault {
+				if got := reg.Counts(testRepo); got.Blobs != withFault.Blobs || got.Manifests != withFault.Manifests {
 					t.Errorf("requests without the layer fault %+v, with it %+v: the layer was requested", got, withFault)
 				}
 				if again.Verdict != tc.verdict || again.Class != tc.class {

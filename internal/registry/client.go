@@ -35,6 +35,12 @@ type Client struct {
 	mu         sync.Mutex
 	transports map[string]http.RoundTripper // authenticated, per repository
 	pings      singleflight.Group           // one ping per repository at a time
+	// noReferrers holds the hosts whose registry answered that it lacks the
+	// Referrers API: such a registry lacks it for every repository (OCI
+	// distribution spec: a registry with the API never answers 404 there),
+	// so later pointers go straight to the tag-schema fallback instead of
+	// paying a round trip each.
+	noReferrers sync.Map // host → true
 }
 
 // New returns a Client. With no options it reaches public hosts over https

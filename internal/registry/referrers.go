@@ -201,6 +201,9 @@ func (c *Client) findSigstoreBundle(ctx context.Context, st store, digest string
 // referrersAPI lists the referrers of digest, following Link pagination.
 // supported is false when the registry lacks the API.
 func (c *Client) referrersAPI(ctx context.Context, t target, digest string) (descs []Descriptor, supported bool, err error) {
+	if _, lacks := c.noReferrers.Load(t.host); lacks {
+		return nil, false, nil
+	}
 	next := t.url(&c.o, "referrers", digest)
 	at := t.repo.String() + "@" + digest
 	for page := 0; next != "" && page < maxReferrerPages; page++ {
@@ -221,6 +224,7 @@ func (c *Client) referrersAPI(ctx context.Context, t target, digest string) (des
 		}
 		if !isIndex(resp) {
 			if page == 0 {
+				c.noReferrers.Store(t.host, true)
 				return nil, false, nil
 			}
 			break

@@ -366,3 +366,35 @@ func TestFindSigstoreBundleFetchesAtMostEightBundles(t *testing.T) {
 		t.Errorf("blob requests: got %d, want 8", n)
 	}
 }
+
+// TestReferrersAPIAskedOncePerHost: a registry that lacks the Referrers
+// API is asked once per client; later searches on that host, in any
+// repository, go straight to the tag-schema fallback (DESIGN: each probe of
+// an API the registry lacks costs a round trip).
+func TestReferrersAPIAskedOncePerHost(t *testing.T) {
+	modes(t, func(t *testing.T, w *world) {
+		a := w.pushSummary(t, "evidence/x", "v1", bundleFiles("a")...)
+		b := w.pushSummary(t, "evidence/y", "v1", bundleFiles("b")...)
+		for _, s := range []struct {
+			repo string
+			p    pushed
+		}{{"evidence/x", a}, {"evidence/y", b}} {
+			w.pushReferrer(t, s.repo, s.p.desc, bundleV03, nil, [2]string{bundleV03, `{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}`})
+		}
+		c, _ := w.client(t)
+		before := w.faults.requests(http.MethodGet, "/referrers/") // the pushes' own
+		for _, s := range []struct{ repo, digest string }{{"evidence/x", a.digest}, {"evidence/y", b.digest}, {"evidence/x", a.digest}} {
+			if _, err := c.FindSigstoreBundle(context.Background(), w.host+"/"+s.repo+":v1", s.digest); err != nil {
+				t.Fatalf("FindSigstoreBundle %s: %v", s.repo, err)
+			}
+		}
+		asked := w.faults.requests(http.MethodGet, "/referrers/") - before
+		want := 3 // a registry with the API is asked every time
+		if !strings.HasSuffix(t.Name(), "referrers=true") {
+			want = 1
+		}
+		if asked != want {
+			t.Errorf("the Referrers API was asked %d times over three searches, want %d", asked, want)
+		}
+	})
+}
