@@ -242,20 +242,32 @@ func (j *Job) VerifyArchive(ctx context.Context, progress func(done, total int))
 	if !cfg.Archive.Enabled {
 		return nil, Usage(errArchiveDisabled)
 	}
-	db, err := ledger.OpenReadOnly(ctx, cfg.Ledger.Path)
+	db, arch, records, err := j.openArchived(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	arch, err := NewArchive(cfg, j.UserAgent, j.Instruments, true)
+	return archive.Verify(ctx, arch, records, progress)
+}
+
+// openArchived opens the ledger read-only and the configured archive, and
+// reads what the ledger records that archive holds. The caller closes db.
+func (j *Job) openArchived(ctx context.Context) (*ledger.DB, archive.Store, map[string]audit.ArchivedBundle, error) {
+	db, err := ledger.OpenReadOnly(ctx, j.Config.Ledger.Path)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
+	}
+	arch, err := NewArchive(j.Config, j.UserAgent, j.Instruments, true)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
 	}
 	records, err := db.ArchivedBundles(ctx, arch.Name())
 	if err != nil {
-		return nil, err
+		db.Close()
+		return nil, nil, nil, err
 	}
-	return archive.Verify(ctx, arch, records, progress)
+	return db, arch, records, nil
 }
 
 // RestoreRequest names what `archive restore` pushes and where.
@@ -313,19 +325,11 @@ func (j *Job) Restore(ctx context.Context, req RestoreRequest) ([]Restored, erro
 	if err != nil {
 		return nil, Usage(fmt.Errorf("--to %w", err))
 	}
-	db, err := ledger.OpenReadOnly(ctx, cfg.Ledger.Path)
+	db, arch, held, err := j.openArchived(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	arch, err := NewArchive(cfg, j.UserAgent, j.Instruments, true)
-	if err != nil {
-		return nil, err
-	}
-	held, err := db.ArchivedBundles(ctx, arch.Name())
-	if err != nil {
-		return nil, err
-	}
 	versions, err := j.restoreTargets(ctx, db, req)
 	if err != nil {
 		return nil, err
