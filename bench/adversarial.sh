@@ -51,9 +51,8 @@ if [ -z "${WORK:-}" ]; then
 fi
 mkdir -p "$WORK"
 
-log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
-load1() { cut -d' ' -f1 /proc/loadavg; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 [ -x /usr/bin/time ] || die "GNU time is needed for the peak RSS: apt-get install -y time"
 
 WORLD_PID=
@@ -72,14 +71,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- 1. evidence-auditd -------------------------------------------------------
-if [ -z "${EA:-}" ]; then
-	EA=$BIN/evidence-auditd-bench
-	REV=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')
-	log "building evidence-auditd ($REV) -> $EA"
-	CGO_ENABLED=0 go build -trimpath -o "$EA" ./cmd/evidence-auditd
-else
-	REV="$EA"
-fi
+build_ea
 
 # --- 2. the world -------------------------------------------------------------
 WORLD_BIN=$WORK/adversarial
@@ -98,17 +90,7 @@ done
 . "$WDIR/world.env"
 
 # --- 3. a quiet machine -------------------------------------------------------
-waited=0
-while awk -v l="$(load1)" -v m="$LOAD_MAX" 'BEGIN { exit !(l >= m) }'; do
-	if [ "$waited" -ge "$MAX_WAIT" ]; then
-		log "load $(load1) still >= $LOAD_MAX after ${waited}s: measuring anyway"
-		break
-	fi
-	log "load $(load1) >= $LOAD_MAX: waiting (${waited}s of ${MAX_WAIT}s)"
-	sleep 60
-	waited=$((waited + 60))
-done
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+wait_quiet 60
 
 # --- 4. the audit -------------------------------------------------------------
 log "run --deep over $N pointers"

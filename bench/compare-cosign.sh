@@ -94,9 +94,8 @@ if [ -z "${WORK:-}" ]; then
 fi
 mkdir -p "$WORK"
 
-log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
-load1() { cut -d' ' -f1 /proc/loadavg; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 now() { date +%s.%N; }
 # ticks of CPU (user+sys) the process $1 has used so far
 proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -126,10 +125,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- 1. evidence-auditd -------------------------------------------------------
-EA=$BIN/evidence-auditd-bench
-REV=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')
-log "building evidence-auditd ($REV) -> $EA"
-CGO_ENABLED=0 go build -trimpath -o "$EA" ./cmd/evidence-auditd
+build_ea
 
 # --- 2. cosign ----------------------------------------------------------------
 COSIGN=$BIN/cosign
@@ -219,17 +215,7 @@ grep -q '"payloadType"' "$WORK/cosign-probe.out" || die "cosign printed no attes
 "$EA" version >/dev/null 2>&1 || "$EA" --help >/dev/null 2>&1 || true
 
 # --- 4. a quiet machine -------------------------------------------------------
-waited=0
-while awk -v l="$(load1)" -v m="$LOAD_MAX" 'BEGIN { exit !(l >= m) }'; do
-	if [ "$waited" -ge "$MAX_WAIT" ]; then
-		log "load $(load1) still >= $LOAD_MAX after ${waited}s: measuring anyway"
-		break
-	fi
-	log "load $(load1) >= $LOAD_MAX: waiting (${waited}s of ${MAX_WAIT}s)"
-	sleep 60
-	waited=$((waited + 60))
-done
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+wait_quiet 60
 
 # --- 5. the three phases ------------------------------------------------------
 # measure NAME CMD...: runs CMD under /usr/bin/time; records wall seconds,

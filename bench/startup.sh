@@ -26,9 +26,8 @@ if [ -z "${WORK:-}" ]; then
 	WORK=$(mktemp -d /tmp/startup.XXXXXX)
 	CLEAN_WORK=1
 fi
-log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
-load1() { cut -d' ' -f1 /proc/loadavg; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 WORLD_PID=
 cleanup() {
 	if [ -n "$WORLD_PID" ] && kill -0 "$WORLD_PID" 2>/dev/null; then
@@ -40,10 +39,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-EA=$BIN/evidence-auditd-bench
-REV=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')
-log "building evidence-auditd ($REV) -> $EA"
-CGO_ENABLED=0 go build -trimpath -o "$EA" ./cmd/evidence-auditd
+build_ea
 go build -o "$WORK/world" ./bench/cmd/world
 "$WORK/world" -dir "$WORK/world.d" -n 1 2>"$WORK/world.log" &
 WORLD_PID=$!
@@ -56,17 +52,7 @@ done
 . "$WORK/world.d/world.env"
 "$EA" run -c "$CONFIG" --deep >/dev/null 2>&1 || die "warm-up deep run failed"
 
-waited=0
-while awk -v l="$(load1)" -v m="$LOAD_MAX" 'BEGIN { exit !(l >= m) }'; do
-	if [ "$waited" -ge "$MAX_WAIT" ]; then
-		log "load $(load1) still >= $LOAD_MAX after ${waited}s: measuring anyway"
-		break
-	fi
-	log "load $(load1) >= $LOAD_MAX: waiting (${waited}s of ${MAX_WAIT}s)"
-	sleep 30
-	waited=$((waited + 30))
-done
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+wait_quiet 30
 
 : >"$WORK/runs"
 for _ in $(seq "$R"); do
