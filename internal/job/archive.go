@@ -150,21 +150,13 @@ func (j *Job) Backfill(ctx context.Context, repair bool, progress func(done, tot
 		return nil, err
 	}
 	out := &BackfillOutcome{Store: arch.Name(), Run: run}
-	results, err := db.Results(ctx, run.ID)
+	results, byKey, err := runPointers(ctx, db, run)
 	if err != nil {
 		return nil, err
 	}
 	held, err := db.ArchivedBundles(ctx, arch.Name())
 	if err != nil {
 		return nil, err
-	}
-	versions, err := db.PointerVersions(ctx, run.Repo, run.Ref)
-	if err != nil {
-		return nil, err
-	}
-	byKey := make(map[audit.VersionKey]audit.PointerVersion, len(versions))
-	for _, v := range versions {
-		byKey[v.Key] = v
 	}
 	damaged := map[string]bool{}
 	if repair {
@@ -394,17 +386,9 @@ func (j *Job) restoreTargets(ctx context.Context, db *ledger.DB, req RestoreRequ
 	if err != nil {
 		return nil, err
 	}
-	results, err := db.Results(ctx, run.ID)
+	results, byKey, err := runPointers(ctx, db, run)
 	if err != nil {
 		return nil, err
-	}
-	versions, err := db.PointerVersions(ctx, run.Repo, run.Ref)
-	if err != nil {
-		return nil, err
-	}
-	byKey := make(map[audit.VersionKey]audit.PointerVersion, len(versions))
-	for _, v := range versions {
-		byKey[v.Key] = v
 	}
 	for _, r := range results {
 		v, ok := byKey[r.Key]
@@ -453,4 +437,22 @@ func repositoryOf(oci string) string {
 		path = path[:i]
 	}
 	return strings.ToLower(host) + "/" + path
+}
+
+// runPointers returns run's results and the pointer versions of its
+// repository and branch, by key.
+func runPointers(ctx context.Context, db *ledger.DB, run ledger.Run) ([]audit.Result, map[audit.VersionKey]audit.PointerVersion, error) {
+	results, err := db.Results(ctx, run.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	versions, err := db.PointerVersions(ctx, run.Repo, run.Ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	byKey := make(map[audit.VersionKey]audit.PointerVersion, len(versions))
+	for _, v := range versions {
+		byKey[v.Key] = v
+	}
+	return results, byKey, nil
 }
