@@ -71,23 +71,9 @@ write_state() {
 		echo "REKOR_PIDS=\"${pids[*]}\""
 	} >"$STATE.tmp" && mv "$STATE.tmp" "$STATE"
 }
-fail() {
-	log "$*"
-	log "logs in $RUN/logs:"
-	tail -n 20 "$RUN"/logs/*.log >&2 || true
-	write_state
-	"$ROOT/scripts/rekor-down.sh" || true
-	exit 1
-}
-wait_for() { # what, seconds, command...
-	local what=$1 secs=$2
-	shift 2
-	local deadline=$((SECONDS + secs))
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < deadline)) || fail "$what not ready after ${secs}s"
-		sleep 0.2
-	done
-}
+# shellcheck source=scripts/up-lib.sh
+DOWN="$ROOT/scripts/rekor-down.sh"
+. "$ROOT/scripts/up-lib.sh"
 
 # --- MariaDB in a temp datadir, no systemd -------------------------------------
 SOCK=$RUN/mysqld.sock

@@ -58,23 +58,9 @@ write_state() {
 	} >"$STATE.tmp" && mv "$STATE.tmp" "$STATE"
 }
 write_state
-fail() {
-	log "$*"
-	log "logs in $RUN/logs:"
-	tail -n 20 "$RUN"/logs/*.log >&2 || true
-	write_state
-	"$ROOT/scripts/rekor-v2-down.sh" || true
-	exit 1
-}
-wait_for() { # what, seconds, command...
-	local what=$1 secs=$2
-	shift 2
-	local deadline=$((SECONDS + secs))
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < deadline)) || fail "$what not ready after ${secs}s"
-		sleep 0.1
-	done
-}
+# shellcheck source=scripts/up-lib.sh
+DOWN="$ROOT/scripts/rekor-v2-down.sh"
+. "$ROOT/scripts/up-lib.sh"
 
 # --- Rekor v2 ------------------------------------------------------------------
 # An unencrypted PKCS#8 Ed25519 key, like public-good's log2025-1; the
