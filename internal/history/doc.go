@@ -10,7 +10,9 @@
 // it changed, descending only into subtrees whose hashes differ. It is
 // incremental: given the head of the previous walk it reads only the
 // commits after it, and falls back to a full walk when a force-push removed
-// that commit from the first-parent chain.
+// that commit from the first-parent chain. A long chain (a first walk) is
+// read in consecutive segments side by side, each through its own object
+// storage, and the versions are then recorded in merge order.
 //
 // history is pure Go (go-git); it never runs a git binary. Importing it
 // installs go-git's in-process server as the transport for file:// and

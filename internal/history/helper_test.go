@@ -21,6 +21,7 @@ type gitRepo struct {
 	dir   string
 	r     *git.Repository
 	snaps map[plumbing.Hash]map[string]string // commit → path → content
+	have  map[plumbing.Hash]bool              // objects stored, not written again
 }
 
 // newGitRepo makes an empty non-bare repository (bare when bare is true)
@@ -36,7 +37,7 @@ func newGitRepo(tb testing.TB, bare bool) *gitRepo {
 	if err := r.Storer.SetReference(head); err != nil {
 		tb.Fatalf("set HEAD: %v", err)
 	}
-	return &gitRepo{tb: tb, dir: dir, r: r, snaps: map[plumbing.Hash]map[string]string{}}
+	return &gitRepo{tb: tb, dir: dir, r: r, snaps: map[plumbing.Hash]map[string]string{}, have: map[plumbing.Hash]bool{}}
 }
 
 // edit is one change to a snapshot: put content at a path, or delete it
@@ -198,11 +199,7 @@ func (g *gitRepo) writeTree(snap map[string]string) plumbing.Hash {
 		if err := (&object.Tree{Entries: entries}).Encode(obj); err != nil {
 			g.tb.Fatalf("encode tree: %v", err)
 		}
-		h, err := g.r.Storer.SetEncodedObject(obj)
-		if err != nil {
-			g.tb.Fatalf("store tree: %v", err)
-		}
-		return h
+		return g.store(obj, "tree")
 	}
 	return write(root)
 }
@@ -233,10 +230,21 @@ func (g *gitRepo) writeBlob(content string) plumbing.Hash {
 	if err := w.Close(); err != nil {
 		g.tb.Fatalf("close blob: %v", err)
 	}
+	return g.store(obj, "blob")
+}
+
+// store writes obj unless an object with its id was stored before (a long
+// history repeats most of its trees and blobs).
+func (g *gitRepo) store(obj plumbing.EncodedObject, what string) plumbing.Hash {
+	g.tb.Helper()
+	if h := obj.Hash(); g.have[h] {
+		return h
+	}
 	h, err := g.r.Storer.SetEncodedObject(obj)
 	if err != nil {
-		g.tb.Fatalf("store blob: %v", err)
+		g.tb.Fatalf("store %s: %v", what, err)
 	}
+	g.have[h] = true
 	return h
 }
 

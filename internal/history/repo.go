@@ -574,8 +574,14 @@ func findEntry(t *object.Tree, name string) *object.TreeEntry {
 	return nil
 }
 
-func (r *Repo) tree(h plumbing.Hash) (*object.Tree, error) {
-	t, err := object.GetTree(r.s, h)
+func (r *Repo) tree(h plumbing.Hash) (*object.Tree, error) { return readTree(r.s, h) }
+
+func (r *Repo) readBlob(h plumbing.Hash, limit int64) ([]byte, bool, error) {
+	return readBlob(r.s, h, limit)
+}
+
+func readTree(s storer.EncodedObjectStorer, h plumbing.Hash) (*object.Tree, error) {
+	t, err := object.GetTree(s, h)
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", h, err)
 	}
@@ -584,8 +590,8 @@ func (r *Repo) tree(h plumbing.Hash) (*object.Tree, error) {
 
 // readBlob returns the blob's bytes, or nil and true when it is larger than
 // limit bytes.
-func (r *Repo) readBlob(h plumbing.Hash, limit int64) ([]byte, bool, error) {
-	obj, err := r.s.EncodedObject(plumbing.BlobObject, h)
+func readBlob(s storer.EncodedObjectStorer, h plumbing.Hash, limit int64) ([]byte, bool, error) {
+	obj, err := s.EncodedObject(plumbing.BlobObject, h)
 	if err != nil {
 		return nil, false, fmt.Errorf("read blob %s: %w", h, err)
 	}

@@ -4,13 +4,18 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 )
@@ -96,46 +101,37 @@ func (r *Repo) Walk(ctx context.Context, opts Options) (*audit.WalkDelta, error)
 		return nil, fmt.Errorf("walk %s: %w", delta.Ref, err)
 	}
 
-	w := &walker{
-		r:       r,
-		ctx:     ctx,
-		evDir:   evDir,
-		evParts: strings.Split(evDir, "/"),
-		maxSize: maxSize,
-		live:    map[string]int{},
-		delta:   delta,
-	}
-	prev := plumbing.ZeroHash // evidence tree before the first walked commit
+	// The evidence tree before the first walked commit: that of From, or
+	// none for a full walk.
+	var base plumbing.Hash
 	if found {
 		delta.From = opts.From
 		c, err := r.commit(plumbing.NewHash(opts.From))
 		if err != nil {
 			return nil, fmt.Errorf("walk %s: %w", delta.Ref, err)
 		}
-		if prev, err = w.evidenceTree(c.TreeHash); err != nil {
-			return nil, fmt.Errorf("walk %s: %w", delta.Ref, err)
-		}
+		base = c.TreeHash
 	} else {
 		delta.Full = true
 		delta.Rewritten = opts.From != ""
 	}
 
-	for i := len(chain) - 1; i >= 0; i-- {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		l := chain[i]
-		ev, err := w.evidenceTree(l.tree)
-		if err != nil {
+	links := make([]link, len(chain)) // oldest first
+	for i, l := range chain {
+		links[len(chain)-1-i] = l
+	}
+	reads := r.readLinks(ctx, links, base, evDir, maxSize)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rec := &recorder{evDir: evDir, live: map[string]int{}, delta: delta}
+	for i, l := range links {
+		if err := reads[i].err; err != nil {
 			return nil, fmt.Errorf("walk %s at %s: %w", delta.Ref, l.hash, err)
 		}
-		if ev == prev {
-			continue
+		if reads[i].changed {
+			rec.record(l, reads[i].changes)
 		}
-		if err := w.apply(l, prev, ev); err != nil {
-			return nil, fmt.Errorf("walk %s at %s: %w", delta.Ref, l.hash, err)
-		}
-		prev = ev
 	}
 	return delta, nil
 }
@@ -180,18 +176,76 @@ func (r *Repo) firstParents(ctx context.Context, head plumbing.Hash, from string
 	}
 }
 
-// walker holds the state of one Walk.
-type walker struct {
-	r       *Repo
+// walkWorkers bounds the goroutines that read a long chain, each through
+// its own object storage: go-git's is not safe for concurrent use.
+var walkWorkers = min(runtime.GOMAXPROCS(0), 4)
+
+// minSegment is the fewest links a reading goroutine is given: an
+// incremental walk of a few commits is read by one, without opening
+// another storage.
+var minSegment = 128
+
+// linkRead is what reading one link found: whether its evidence tree
+// differs from its first parent's, and the pointer files that changed
+// (sorted by path, with the new contents read); or the error that stopped
+// the reading there.
+type linkRead struct {
+	changed bool
+	changes []change
+	err     error
+}
+
+// readLinks reads links (oldest first) into one linkRead each. base is
+// the tree of the commit before links[0] (zero: none). A long chain is
+// split into consecutive segments read side by side; each starts from the
+// evidence tree of the link before it, so every segment finds exactly the
+// changes one reader going through the whole chain would. A segment stops
+// at its first error, which then stands at that link.
+func (r *Repo) readLinks(ctx context.Context, links []link, base plumbing.Hash, evDir string, maxSize int64) []linkRead {
+	out := make([]linkRead, len(links))
+	n := 1
+	if r.fs != nil {
+		n = max(1, min(walkWorkers, len(links)/minSegment))
+	}
+	if n == 1 {
+		newReader(ctx, r.s, evDir, maxSize).segment(base, links, out)
+		return out
+	}
+	size := (len(links) + n - 1) / n
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(links); lo += size {
+		hi := min(lo+size, len(links))
+		from, s := base, storer.EncodedObjectStorer(r.s)
+		if lo > 0 {
+			from = links[lo-1].tree
+			st := r.extraStorage(n)
+			defer st.Close()
+			s = st
+		}
+		wg.Go(func() {
+			newReader(ctx, s, evDir, maxSize).segment(from, links[lo:hi], out[lo:hi])
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// extraStorage opens the Repo's git directory once more, for one of n
+// readers; the object caches of all n together stay within
+// objectCacheSize beside the Repo's own.
+func (r *Repo) extraStorage(n int) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(r.fs.Filesystem(), cache.NewObjectLRU(objectCacheSize/cache.FileSize(n)),
+		filesystem.Options{MaxOpenDescriptors: maxOpenPacks})
+}
+
+// reader reads the evidence trees of consecutive links and the pointer
+// files that changed between them, through one object storage.
+type reader struct {
+	s       storer.EncodedObjectStorer
 	ctx     context.Context // the Walk's; lives only as long as the call
 	evDir   string
 	evParts []string
 	maxSize int64
-
-	// live maps a path to the index in delta.Added of the version now
-	// present there, for versions this walk added.
-	live  map[string]int
-	delta *audit.WalkDelta
 
 	// The last trees seen at each level of evParts (level i is the tree
 	// holding evParts[i]) and the evidence tree they led to: consecutive
@@ -205,12 +259,54 @@ type walker struct {
 	prevTrees, curTrees map[plumbing.Hash]*object.Tree
 }
 
+func newReader(ctx context.Context, s storer.EncodedObjectStorer, evDir string, maxSize int64) *reader {
+	parts := strings.Split(evDir, "/")
+	return &reader{s: s, ctx: ctx, evDir: evDir, evParts: parts, maxSize: maxSize, levels: make([]plumbing.Hash, len(parts))}
+}
+
+// segment reads links into out, starting from the evidence tree of the
+// root tree base (zero: none).
+func (w *reader) segment(base plumbing.Hash, links []link, out []linkRead) {
+	var prev plumbing.Hash
+	if len(links) == 0 {
+		return
+	}
+	if !base.IsZero() {
+		var err error
+		if prev, err = w.evidenceTree(base); err != nil {
+			out[0].err = err
+			return
+		}
+	}
+	for i, l := range links {
+		if err := w.ctx.Err(); err != nil {
+			out[i].err = err
+			return
+		}
+		ev, err := w.evidenceTree(l.tree)
+		if err != nil {
+			out[i].err = err
+			return
+		}
+		if ev == prev {
+			continue
+		}
+		changes, err := w.changed(prev, ev)
+		if err != nil {
+			out[i].err = err
+			return
+		}
+		out[i] = linkRead{changed: true, changes: changes}
+		prev = ev
+	}
+}
+
 // diffTree reads a tree for diff, reusing the previous diff's trees.
-func (w *walker) diffTree(h plumbing.Hash) (*object.Tree, error) {
+func (w *reader) diffTree(h plumbing.Hash) (*object.Tree, error) {
 	t, ok := w.prevTrees[h]
 	if !ok {
 		var err error
-		if t, err = w.r.tree(h); err != nil {
+		if t, err = readTree(w.s, h); err != nil {
 			return nil, err
 		}
 	}
@@ -220,10 +316,7 @@ func (w *walker) diffTree(h plumbing.Hash) (*object.Tree, error) {
 
 // evidenceTree returns the hash of the evidence directory's tree in the
 // root tree, or the zero hash when it is absent (or not a directory).
-func (w *walker) evidenceTree(root plumbing.Hash) (plumbing.Hash, error) {
-	if len(w.levels) != len(w.evParts) {
-		w.levels = make([]plumbing.Hash, len(w.evParts))
-	}
+func (w *reader) evidenceTree(root plumbing.Hash) (plumbing.Hash, error) {
 	// Invariant: each non-zero levels[i], followed down through
 	// levels[i+1:], leads to lastEv.
 	h := root
@@ -232,7 +325,7 @@ func (w *walker) evidenceTree(root plumbing.Hash) (plumbing.Hash, error) {
 			return w.lastEv, nil
 		}
 		w.levels[i] = h
-		t, err := w.r.tree(h)
+		t, err := readTree(w.s, h)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
@@ -249,24 +342,52 @@ func (w *walker) evidenceTree(root plumbing.Hash) (plumbing.Hash, error) {
 }
 
 // change is one pointer path whose blob differs between a commit and its
-// first parent; a zero hash means absent.
+// first parent; a zero hash means absent. content is the new blob's, nil
+// when tooLarge.
 type change struct {
 	path     string // relative to the evidence dir
 	old, new plumbing.Hash
+	content  []byte
+	tooLarge bool
 }
 
-// apply records the versions the commit l added and removed, given the
-// evidence trees of its first parent (prev) and of l (ev).
-func (w *walker) apply(l link, prev, ev plumbing.Hash) error {
-	w.changes = w.changes[:0]
+// changed returns the pointer files that differ between the evidence
+// trees prev and ev, sorted by path, with the new contents read.
+func (w *reader) changed(prev, ev plumbing.Hash) ([]change, error) {
+	w.changes = nil
 	w.curTrees = make(map[plumbing.Hash]*object.Tree, len(w.prevTrees))
 	if err := w.diff("", prev, ev); err != nil {
-		return err
+		return nil, err
 	}
 	w.prevTrees, w.curTrees = w.curTrees, nil
 	sort.Slice(w.changes, func(i, j int) bool { return w.changes[i].path < w.changes[j].path })
+	for i := range w.changes {
+		c := &w.changes[i]
+		if c.new.IsZero() {
+			continue
+		}
+		var err error
+		if c.content, c.tooLarge, err = readBlob(w.s, c.new, w.maxSize); err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", w.evDir, c.path, err)
+		}
+	}
+	return w.changes, nil
+}
+
+// recorder turns the changes of each link, in merge order, into the
+// walk's delta.
+type recorder struct {
+	evDir string
+	// live maps a path to the index in delta.Added of the version now
+	// present there, for versions this walk added.
+	live  map[string]int
+	delta *audit.WalkDelta
+}
+
+// record records the versions the commit l added and removed.
+func (w *recorder) record(l link, changes []change) {
 	commit := l.hash.String()
-	for _, c := range w.changes {
+	for _, c := range changes {
 		p := w.evDir + "/" + c.path
 		if !c.old.IsZero() {
 			if i, ok := w.live[p]; ok {
@@ -278,27 +399,22 @@ func (w *walker) apply(l link, prev, ev plumbing.Hash) error {
 			}
 		}
 		if !c.new.IsZero() {
-			content, tooLarge, err := w.r.readBlob(c.new, w.maxSize)
-			if err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
 			w.live[p] = len(w.delta.Added)
 			w.delta.Added = append(w.delta.Added, audit.PointerVersion{
 				Key:      audit.VersionKey{Path: p, AddedCommit: commit},
 				Blob:     c.new.String(),
-				Content:  content,
-				TooLarge: tooLarge,
+				Content:  c.content,
+				TooLarge: c.tooLarge,
 				AddedAt:  l.when,
 			})
 		}
 	}
-	return nil
 }
 
 // diff appends to w.changes the pointer files that differ between trees a
 // and b (zero = empty) below prefix, descending only into subtrees whose
 // hashes differ.
-func (w *walker) diff(prefix string, a, b plumbing.Hash) error {
+func (w *reader) diff(prefix string, a, b plumbing.Hash) error {
 	if a == b {
 		return nil
 	}
@@ -342,7 +458,7 @@ func (w *walker) diff(prefix string, a, b plumbing.Hash) error {
 
 // pair compares one name's entries in the old and new tree (nil = absent).
 // Only regular files count; symlinks and submodules are not pointer files.
-func (w *walker) pair(p string, o, n *object.TreeEntry) error {
+func (w *reader) pair(p string, o, n *object.TreeEntry) error {
 	oDir := o != nil && o.Mode == filemode.Dir
 	nDir := n != nil && n.Mode == filemode.Dir
 	if oDir && nDir {

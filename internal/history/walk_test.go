@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -386,4 +389,95 @@ func (g *gitRepo) snapParent(commit plumbing.Hash, n int) string {
 		g.tb.Fatalf("read commit %s: %v", commit, err)
 	}
 	return c.ParentHashes[n].String()
+}
+
+// TestWalkSplitFindsWhatOneReaderFinds walks a long random history — pointers
+// added, edited, deleted, nested or flat, too large, the evidence directory
+// removed and restored, merges — with the chain read by one goroutine and
+// split among several, fully and from points along the way, and wants the
+// same delta every time.
+func TestWalkSplitFindsWhatOneReaderFinds(t *testing.T) {
+	g := newGitRepo(t, false)
+	rng := rand.New(rand.NewPCG(15, 3))
+	var commits []plumbing.Hash
+	live := map[string]bool{}
+	day := 0
+	anyLive := func() string { // a live path, the same for the same seed
+		ps := slices.Sorted(maps.Keys(live))
+		return ps[rng.IntN(len(ps))]
+	}
+	randomEdits := func() []edit {
+		var es []edit
+		for range 1 + rng.IntN(3) {
+			switch op := rng.IntN(10); {
+			case op < 4 || len(live) == 0: // a new pointer, flat or per source
+				p := ev(fmt.Sprintf("r%d.yaml", rng.IntN(15)))
+				if rng.IntN(2) == 0 {
+					p = ev(fmt.Sprintf("r%d/sha256-%064x.yaml", rng.IntN(6), rng.IntN(1000)))
+				}
+				es = append(es, put(p, fmt.Sprintf("v%d %s", rng.IntN(1e6), strings.Repeat("x", rng.IntN(120)))))
+				live[p] = true
+			case op < 7: // an edit of a live file
+				es = append(es, put(anyLive(), fmt.Sprintf("edit %d", rng.IntN(1e6))))
+			case op < 9: // a deletion
+				p := anyLive()
+				es = append(es, del(p))
+				delete(live, p)
+			default: // not a pointer
+				es = append(es, put(fmt.Sprintf("docs/%d.md", rng.IntN(5)), "doc"), put(ev("allowlist.yaml"), fmt.Sprint(rng.IntN(9))))
+			}
+		}
+		return es
+	}
+	for i := range 200 {
+		day++
+		switch {
+		case i == 80: // the evidence directory removed, then restored below
+			var es []edit
+			for p := range live {
+				es = append(es, del(p))
+			}
+			clear(live)
+			commits = append(commits, g.commit("main", at(day), es...))
+		case i%7 == 3: // a feature branch merged: its edits reach main at the merge
+			es := randomEdits()
+			main := g.tip("main")
+			g.setBranch("feature", main)
+			feature := g.commit("feature", at(day), es...)
+			day++
+			commits = append(commits, g.commitWith("main", []plumbing.Hash{main, feature}, at(day), es...))
+		case i%5 == 0: // a commit that does not touch the evidence
+			commits = append(commits, g.commit("main", at(day), put("README.md", fmt.Sprint(i))))
+		default:
+			commits = append(commits, g.commit("main", at(day), randomEdits()...))
+		}
+	}
+	r := openRepo(t, g)
+	froms := []string{"", commits[0].String(), commits[79].String(), commits[80].String(), commits[150].String(), commits[198].String()}
+	run := func(from string) *audit.WalkDelta {
+		d, err := r.Walk(context.Background(), history.Options{Ref: "main", From: from, MaxFileSize: 100})
+		if err != nil {
+			t.Fatalf("Walk(from %q): %v", short(from), err)
+		}
+		return d
+	}
+	var want []*audit.WalkDelta
+	restore := history.SetWalkSplit(1, 1)
+	for _, from := range froms {
+		want = append(want, run(from))
+	}
+	restore()
+	if n := len(want[0].Added); n < 150 {
+		t.Fatalf("the random history has only %d pointer versions", n)
+	}
+	for _, split := range []struct{ workers, minLinks int }{{2, 1}, {3, 1}, {4, 7}, {4, 1000}} {
+		restore := history.SetWalkSplit(split.workers, split.minLinks)
+		for i, from := range froms {
+			if got := run(from); !reflect.DeepEqual(got, want[i]) {
+				t.Errorf("%d readers of at least %d links, from %q: the delta differs from one reader's (%d/%d added, %d/%d removed)",
+					split.workers, split.minLinks, short(from), len(got.Added), len(want[i].Added), len(got.Removed), len(want[i].Removed))
+			}
+		}
+		restore()
+	}
 }
