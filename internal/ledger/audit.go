@@ -114,6 +114,14 @@ func (d *DB) PutRecipeStatuses(ctx context.Context, runID int64, sts []audit.Rec
 		if _, err := tx.ExecContext(ctx, `DELETE FROM run_recipes WHERE run_id = ?`, runID); err != nil {
 			return err
 		}
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO run_recipes
+			(run_id, recipe, needs_recert, reason, undetermined, freshest_path, freshest_commit,
+			 freshest_attested_at, freshest_age, live_pointers, lost)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
 		for _, s := range sts {
 			lost := make([]lostKey, 0, len(s.Lost))
 			for _, k := range s.Lost {
@@ -123,11 +131,7 @@ func (d *DB) PutRecipeStatuses(ctx context.Context, runID int64, sts []audit.Rec
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO run_recipes
-				(run_id, recipe, needs_recert, reason, undetermined, freshest_path, freshest_commit,
-				 freshest_attested_at, freshest_age, live_pointers, lost)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				runID, s.Recipe, boolInt(s.NeedsRecert), s.Reason, boolInt(s.Undetermined),
+			if _, err := ins.ExecContext(ctx, runID, s.Recipe, boolInt(s.NeedsRecert), s.Reason, boolInt(s.Undetermined),
 				s.Freshest.Path, s.Freshest.AddedCommit, fmtTime(s.FreshestAttestedAt), string(s.FreshestAge),
 				s.LivePointers, string(lj)); err != nil {
 				return err
