@@ -22,6 +22,8 @@ func (d *DB) RecordArchived(ctx context.Context, bs []audit.ArchivedBundle) erro
 }
 
 func (d *DB) recordArchivedTx(ctx context.Context, tx *sql.Tx, bs []audit.ArchivedBundle) error {
+	stmts := newTxStmts(tx)
+	defer stmts.Close()
 	for _, b := range bs {
 		if !strings.HasPrefix(b.Digest, "sha256:") || b.Store == "" {
 			return fmt.Errorf("%s: %w: digest sha256:<hex> and store are required", b.Digest, ErrInvalid)
@@ -42,7 +44,7 @@ func (d *DB) recordArchivedTx(ctx context.Context, tx *sql.Tx, bs []audit.Archiv
 		if b.RunID != 0 {
 			run = b.RunID
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO archived_bundles
+		if _, err := stmts.ExecContext(ctx, `INSERT INTO archived_bundles
 			(digest, store, signature_kind, referrer_digest, objects, bytes, archived_at, run_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest, store) DO NOTHING`,
 			b.Digest, b.Store, string(b.Signature), b.ReferrerDigest, string(oj), b.Bytes, fmtTime(at), run); err != nil {

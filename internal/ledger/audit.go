@@ -89,8 +89,10 @@ func (d *DB) CacheBundles(ctx context.Context, bs []audit.CachedBundle) error {
 }
 
 func (d *DB) cacheBundlesTx(ctx context.Context, tx *sql.Tx, bs []audit.CachedBundle) error {
+	stmts := newTxStmts(tx)
+	defer stmts.Close()
 	for _, b := range bs {
-		if err := d.putBundleTx(ctx, tx, BundleRecord{
+		if err := d.putBundleTx(ctx, stmts, BundleRecord{
 			Digest: b.Digest, SigstoreBundle: b.BundleJSON, Statement: b.StatementJSON,
 			TrustRoot: b.TrustRoot, VerifierVersion: b.VerifierVersion, VerifiedAt: b.VerifiedAt,
 			LogIndex: b.LogIndex, IntegratedTime: b.IntegratedTime,
@@ -114,14 +116,8 @@ func (d *DB) PutRecipeStatuses(ctx context.Context, runID int64, sts []audit.Rec
 		if _, err := tx.ExecContext(ctx, `DELETE FROM run_recipes WHERE run_id = ?`, runID); err != nil {
 			return err
 		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO run_recipes
-			(run_id, recipe, needs_recert, reason, undetermined, freshest_path, freshest_commit,
-			 freshest_attested_at, freshest_age, live_pointers, lost)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
+		stmts := newTxStmts(tx)
+		defer stmts.Close()
 		for _, s := range sts {
 			lost := make([]lostKey, 0, len(s.Lost))
 			for _, k := range s.Lost {
@@ -131,7 +127,11 @@ func (d *DB) PutRecipeStatuses(ctx context.Context, runID int64, sts []audit.Rec
 			if err != nil {
 				return err
 			}
-			if _, err := ins.ExecContext(ctx, runID, s.Recipe, boolInt(s.NeedsRecert), s.Reason, boolInt(s.Undetermined),
+			if _, err := stmts.ExecContext(ctx, `INSERT INTO run_recipes
+				(run_id, recipe, needs_recert, reason, undetermined, freshest_path, freshest_commit,
+				 freshest_attested_at, freshest_age, live_pointers, lost)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				runID, s.Recipe, boolInt(s.NeedsRecert), s.Reason, boolInt(s.Undetermined),
 				s.Freshest.Path, s.Freshest.AddedCommit, fmtTime(s.FreshestAttestedAt), string(s.FreshestAge),
 				s.LivePointers, string(lj)); err != nil {
 				return err

@@ -48,7 +48,7 @@ func (d *DB) PutBundle(ctx context.Context, b BundleRecord) error {
 	return nil
 }
 
-func (d *DB) putBundleTx(ctx context.Context, tx *sql.Tx, b BundleRecord) error {
+func (d *DB) putBundleTx(ctx context.Context, tx execer, b BundleRecord) error {
 	if !strings.HasPrefix(b.Digest, "sha256:") || len(b.SigstoreBundle) == 0 {
 		return fmt.Errorf("%w: digest sha256:<hex> and bundle bytes are required", ErrInvalid)
 	}

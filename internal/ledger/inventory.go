@@ -71,6 +71,8 @@ func (d *DB) applyWalkTx(ctx context.Context, tx *sql.Tx, repoKey string, w *aud
 			return fmt.Errorf("%w: delta starts at %q, ledger head is %q", ErrWalkMismatch, w.From, head)
 		}
 	}
+	stmts := newTxStmts(tx)
+	defer stmts.Close()
 	added := make(map[audit.VersionKey]bool, len(w.Added))
 	for _, v := range w.Added {
 		if v.Key.Path == "" || v.Key.AddedCommit == "" {
@@ -101,7 +103,7 @@ func (d *DB) applyWalkTx(ctx context.Context, tx *sql.Tx, repoKey string, w *aud
 			return err
 		}
 		for _, c := range live {
-			if _, err := tx.ExecContext(ctx, `UPDATE pointer_versions SET removed_commit = ?, removed_at = ?
+			if _, err := stmts.ExecContext(ctx, `UPDATE pointer_versions SET removed_commit = ?, removed_at = ?
 				WHERE repo_key = ? AND ref = ? AND path = ? AND added_commit = ?`,
 				r.Commit, fmtTime(r.At), repoKey, w.Ref, r.Path, c); err != nil {
 				return err
@@ -114,7 +116,7 @@ func (d *DB) applyWalkTx(ctx context.Context, tx *sql.Tx, repoKey string, w *aud
 		if content == nil {
 			content = []byte{}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO pointer_versions
+		if _, err := stmts.ExecContext(ctx, `INSERT INTO pointer_versions
 			(repo_key, ref, path, added_commit, blob, content, added_at, removed_commit, removed_at, unreachable, too_large)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
 			ON CONFLICT (repo_key, ref, path, added_commit) DO UPDATE SET
@@ -148,7 +150,7 @@ func (d *DB) applyWalkTx(ctx context.Context, tx *sql.Tx, repoKey string, w *aud
 			return err
 		}
 		for _, k := range gone {
-			if _, err := tx.ExecContext(ctx, `UPDATE pointer_versions SET unreachable = 1
+			if _, err := stmts.ExecContext(ctx, `UPDATE pointer_versions SET unreachable = 1
 				WHERE repo_key = ? AND ref = ? AND path = ? AND added_commit = ?`,
 				repoKey, w.Ref, k.Path, k.AddedCommit); err != nil {
 				return err

@@ -355,6 +355,40 @@ func (d *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// execer runs one statement in a transaction: the *sql.Tx itself, or a
+// txStmts for a loop over many rows.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// txStmts prepares each statement once for a transaction that runs it for
+// many rows; SQLite would otherwise parse and plan it again for every row.
+type txStmts struct {
+	tx *sql.Tx
+	m  map[string]*sql.Stmt
+}
+
+func newTxStmts(tx *sql.Tx) *txStmts { return &txStmts{tx: tx, m: map[string]*sql.Stmt{}} }
+
+func (s *txStmts) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, ok := s.m[query]
+	if !ok {
+		var err error
+		if st, err = s.tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		s.m[query] = st
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// Close closes the prepared statements (the transaction's end would too).
+func (s *txStmts) Close() {
+	for _, st := range s.m {
+		st.Close()
+	}
+}
+
 // timeLayout is fixed-width so that stored times sort as strings.
 const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
