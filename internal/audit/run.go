@@ -109,6 +109,10 @@ type Options struct {
 	// Stop, when closed, starts no new pointers: those in flight finish,
 	// the rest are recorded no-verdict/canceled (a graceful shutdown).
 	Stop <-chan struct{}
+	// Preload, when set, is the fast path's references read ahead of Run
+	// (StartPreload); Run reads them itself when nil or made for a deep
+	// run.
+	Preload *Preload
 	// Recopy names bundles whose archived copy is damaged: a healthy full
 	// verification copies them again although the ledger records them
 	// (`archive backfill --repair`).
@@ -197,7 +201,11 @@ func (r *Runner) Run(ctx context.Context, versions []PointerVersion, prior []Res
 	}
 
 	if !opts.Deep {
-		last, err := r.Ledger.LastVerifications(ctx)
+		pre := opts.Preload
+		if pre == nil || pre.deep {
+			pre = StartPreload(ctx, r.Ledger, false)
+		}
+		last, err := pre.Wait(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -273,6 +273,41 @@ func TestRunFastPath(t *testing.T) {
 	}
 }
 
+// TestRunUsesPreload: references read ahead by StartPreload are the ones
+// the fast path uses (here they come from another ledger than the
+// Runner's, which has none); a preload made for a deep run has none, and
+// Run reads the Runner's ledger instead.
+func TestRunUsesPreload(t *testing.T) {
+	vs := versions(1)
+	now := time.Now()
+	refs := &memLedger{last: map[audit.VersionKey]audit.LastVerification{vs[0].Key: {
+		Result: audit.Result{Key: vs[0].Key, Recipe: "h100-eks-ubuntu-training", Verdict: audit.Verified, Detail: "ok",
+			AttestedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), AttestedAtSource: audit.TimeSigned, Deep: true},
+		TrustRoot: "sha256:root", VerifierVersion: "test/1", VerifiedAt: now.Add(-time.Hour),
+		LayerDigest: "sha256:l", ReferrerDigest: "sha256:r", OCI: "ghcr.io/acme/evidence:x",
+	}}}
+	for _, c := range []struct {
+		name            string
+		preloadDeep     bool
+		preload, runner *memLedger
+	}{
+		{"preloaded references", false, refs, &memLedger{}},
+		{"a deep run's preload", true, &memLedger{}, refs},
+	} {
+		o := opts()
+		o.Deep = false
+		o.Preload = audit.StartPreload(context.Background(), c.preload, c.preloadDeep)
+		r := &audit.Runner{Source: &gateSource{}, Verifier: okVerifier{}, Ledger: c.runner, Now: func() time.Time { return now }}
+		s, err := r.Run(context.Background(), vs, nil, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Results[0].VerifiedVia; got != audit.ViaCache {
+			t.Errorf("%s: verified via %s, want the fast path (cache)", c.name, got)
+		}
+	}
+}
+
 // TestRunPointerKeysWarn: keys beyond pointer schema 1.0.0 (an older AICR
 // pointer's caches) are a warning check that lists them and leaves the
 // verdict alone, also when the fast path reuses the verification.

@@ -111,6 +111,11 @@ func (j *Job) Audit(ctx context.Context, req Request) (*Outcome, error) {
 	}
 	defer release()
 	start := time.Now()
+	// The fast path's references are read while the history is walked;
+	// on an early return the read ends before the ledger closes (Run
+	// reports its error otherwise).
+	preload := audit.StartPreload(ctx, db, req.Deep)
+	defer func() { _, _ = preload.Wait(ctx) }()
 
 	walked, err := j.walk(ctx, db)
 	if err != nil {
@@ -182,6 +187,7 @@ func (j *Job) Audit(ctx context.Context, req Request) (*Outcome, error) {
 		Allowlist:   allow,
 		Policy:      Policy(cfg),
 		Done:        done,
+		Preload:     preload,
 		Progress:    req.Progress,
 		Stop:        req.Stop,
 	})
