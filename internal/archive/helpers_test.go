@@ -125,6 +125,10 @@ func (f *fixture) run(t *testing.T, arch audit.Archive, names ...string) *audit.
 	if _, err := f.db.FinishRun(ctx, r.ID, s.Complete, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
+	// The ledger's records, checks included: the summary leaves them out.
+	if s.Results, err = f.db.Results(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 

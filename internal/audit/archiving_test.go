@@ -90,7 +90,7 @@ func TestArchiveOnVerify(t *testing.T) {
 	if got := arch.puts.Load(); got != 4 || s.Archived != 4 || len(l.archived) != 4 {
 		t.Fatalf("%d puts, summary archived %d, %d ledger records; want 4 of each", got, s.Archived, len(l.archived))
 	}
-	for _, res := range s.Results {
+	for _, res := range l.full(t, s) {
 		if c, ok := checkNamed(res, audit.CheckArchive); !ok || c.Status != audit.CheckPass {
 			t.Errorf("%s: archive check %+v, want pass", res.Key.Path, c)
 		}
@@ -110,8 +110,10 @@ func TestArchiveOnVerify(t *testing.T) {
 	if got := arch.puts.Load(); got != 4 || s2.Archived != 0 {
 		t.Errorf("after the second run %d puts (archived %d), want still 4 (0)", got, s2.Archived)
 	}
-	if _, ok := checkNamed(s2.Results[0], audit.CheckArchive); ok {
-		t.Errorf("an already archived bundle got an archive check: %+v", s2.Results[0].Checks)
+	if res := l.full(t, s2)[0]; len(res.Checks) == 0 {
+		t.Errorf("the second run's result has no checks recorded")
+	} else if _, ok := checkNamed(res, audit.CheckArchive); ok {
+		t.Errorf("an already archived bundle got an archive check: %+v", res.Checks)
 	}
 }
 
@@ -144,7 +146,7 @@ func TestArchivePutFailureIsAWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := s.Results[0]
+	res := l.full(t, s)[0]
 	c, _ := checkNamed(res, audit.CheckArchive)
 	if res.Verdict != audit.Verified || c.Status != audit.CheckWarn || !strings.Contains(c.Detail, "disk full") {
 		t.Errorf("verdict %s, archive check %+v; want verified with a warning naming the cause", res.Verdict, c)
@@ -179,24 +181,25 @@ func TestFastPathNeverTouchesTheArchive(t *testing.T) {
 }
 
 // lostRun archives vs in a first run, then audits them with the origin
-// answering err, with the archive failing reads with fetchErr.
-func lostRun(t *testing.T, originErr, fetchErr error) (*audit.Summary, *memArchive, *countingFallback) {
+// answering err, with the archive failing reads with fetchErr. res is the
+// recorded result, checks included.
+func lostRun(t *testing.T, originErr, fetchErr error) (s *audit.Summary, res audit.Result, arch *memArchive, fb *countingFallback) {
 	t.Helper()
 	vs := versions(1)
 	l := &memLedger{}
-	arch := &memArchive{}
+	arch = &memArchive{}
 	r := &audit.Runner{Source: &gateSource{}, Verifier: okVerifier{}, Ledger: l, Archive: arch}
 	if _, err := r.Run(context.Background(), vs, nil, opts()); err != nil {
 		t.Fatal(err)
 	}
 	arch.fetchErr = fetchErr
-	fb := &countingFallback{}
+	fb = &countingFallback{}
 	r2 := &audit.Runner{Source: &gateSource{err: originErr}, Verifier: okVerifier{}, Ledger: l, Archive: arch, Fallback: fb}
 	s, err := r2.Run(context.Background(), vs, nil, opts())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, arch, fb
+	return s, l.full(t, s)[0], arch, fb
 }
 
 // TestLostOriginVerifiedFromTheArchive: 404 and 403 at the origin, an
@@ -204,8 +207,7 @@ func lostRun(t *testing.T, originErr, fetchErr error) (*audit.Summary, *memArchi
 // the pointer (exit 3) but healthy for the recipe; the log is not asked.
 func TestLostOriginVerifiedFromTheArchive(t *testing.T) {
 	for _, originErr := range []error{fmt.Errorf("%w: 404 MANIFEST_UNKNOWN", audit.ErrGone), fmt.Errorf("%w: 403", audit.ErrForbidden)} {
-		s, arch, fb := lostRun(t, originErr, nil)
-		res := s.Results[0]
+		s, res, arch, fb := lostRun(t, originErr, nil)
 		if res.Verdict != audit.Archived || res.VerifiedVia != audit.ViaArchive || res.Class != "" {
 			t.Errorf("origin %v: %s/%s via %s (%s), want archived via archive", originErr, res.Verdict, res.Class, res.VerifiedVia, res.Detail)
 		}
@@ -235,15 +237,13 @@ func TestLostOriginVerifiedFromTheArchive(t *testing.T) {
 // cannot be read now is no-verdict, not lost.
 func TestDamagedArchiveIsNeverProof(t *testing.T) {
 	gone := fmt.Errorf("%w: 404", audit.ErrGone)
-	s, _, fb := lostRun(t, gone, fmt.Errorf("%w: blob sha256:ab… does not match its digest", audit.ErrIntegrity))
-	res := s.Results[0]
+	_, res, _, fb := lostRun(t, gone, fmt.Errorf("%w: blob sha256:ab… does not match its digest", audit.ErrIntegrity))
 	c, _ := checkNamed(res, audit.CheckArchive)
 	if res.Verdict != audit.RekorOnly || fb.calls.Load() != 1 || c.Status != audit.CheckFail || !strings.Contains(res.Detail, "damaged") {
 		t.Errorf("damaged copy: %s (%s), %d log proofs, archive check %+v; want rekor-only from the log, the damage named", res.Verdict, res.Detail, fb.calls.Load(), c)
 	}
 
-	s, _, fb = lostRun(t, gone, fmt.Errorf("%w: archive registry 503", audit.ErrTransient))
-	res = s.Results[0]
+	_, res, _, fb = lostRun(t, gone, fmt.Errorf("%w: archive registry 503", audit.ErrTransient))
 	if res.Verdict != audit.NoVerdict || res.Class != audit.ClassTransient || fb.calls.Load() != 0 {
 		t.Errorf("unreadable archive: %s/%s, %d log proofs; want no-verdict/transient without the log", res.Verdict, res.Class, fb.calls.Load())
 	}

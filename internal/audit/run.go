@@ -133,7 +133,9 @@ type Summary struct {
 	ByVerdict map[Verdict]int
 	ByAge     map[Age]int
 	Recipes   []RecipeStatus
-	Results   []Result
+	// Results are the run's results without their Checks and Phases: the
+	// ledger holds those (Ledger.Results, the reports).
+	Results []Result
 	// LogFindings are run-level findings about the transparency logs
 	// (a rewound or forked log); each is a finding for exit code 3.
 	LogFindings []string
@@ -215,7 +217,9 @@ func (r *Runner) Run(ctx context.Context, versions []PointerVersion, prior []Res
 		return nil, err
 	}
 	rec := newRecorder(ctx, r.Ledger, opts, len(prior)+len(todo))
-	rec.results = append(rec.results, prior...)
+	for _, res := range prior {
+		rec.results = append(rec.results, summarized(res))
+	}
 	rec.done = len(prior)
 	go rec.loop()
 
