@@ -266,24 +266,24 @@ func newReader(ctx context.Context, s storer.EncodedObjectStorer, evDir string, 
 
 // segment reads links into out, starting from the evidence tree of the
 // root tree base (zero: none).
-func (w *reader) segment(base plumbing.Hash, links []link, out []linkRead) {
-	var prev plumbing.Hash
+func (rd *reader) segment(base plumbing.Hash, links []link, out []linkRead) {
 	if len(links) == 0 {
 		return
 	}
+	var prev plumbing.Hash
 	if !base.IsZero() {
 		var err error
-		if prev, err = w.evidenceTree(base); err != nil {
+		if prev, err = rd.evidenceTree(base); err != nil {
 			out[0].err = err
 			return
 		}
 	}
 	for i, l := range links {
-		if err := w.ctx.Err(); err != nil {
+		if err := rd.ctx.Err(); err != nil {
 			out[i].err = err
 			return
 		}
-		ev, err := w.evidenceTree(l.tree)
+		ev, err := rd.evidenceTree(l.tree)
 		if err != nil {
 			out[i].err = err
 			return
@@ -291,7 +291,7 @@ func (w *reader) segment(base plumbing.Hash, links []link, out []linkRead) {
 		if ev == prev {
 			continue
 		}
-		changes, err := w.changed(prev, ev)
+		changes, err := rd.changed(prev, ev)
 		if err != nil {
 			out[i].err = err
 			return
@@ -302,42 +302,42 @@ func (w *reader) segment(base plumbing.Hash, links []link, out []linkRead) {
 }
 
 // diffTree reads a tree for diff, reusing the previous diff's trees.
-func (w *reader) diffTree(h plumbing.Hash) (*object.Tree, error) {
-	t, ok := w.prevTrees[h]
+func (rd *reader) diffTree(h plumbing.Hash) (*object.Tree, error) {
+	t, ok := rd.prevTrees[h]
 	if !ok {
 		var err error
-		if t, err = readTree(w.s, h); err != nil {
+		if t, err = readTree(rd.s, h); err != nil {
 			return nil, err
 		}
 	}
-	w.curTrees[h] = t
+	rd.curTrees[h] = t
 	return t, nil
 }
 
 // evidenceTree returns the hash of the evidence directory's tree in the
 // root tree, or the zero hash when it is absent (or not a directory).
-func (w *reader) evidenceTree(root plumbing.Hash) (plumbing.Hash, error) {
+func (rd *reader) evidenceTree(root plumbing.Hash) (plumbing.Hash, error) {
 	// Invariant: each non-zero levels[i], followed down through
 	// levels[i+1:], leads to lastEv.
 	h := root
-	for i, name := range w.evParts {
-		if !h.IsZero() && h == w.levels[i] {
-			return w.lastEv, nil
+	for i, name := range rd.evParts {
+		if !h.IsZero() && h == rd.levels[i] {
+			return rd.lastEv, nil
 		}
-		w.levels[i] = h
-		t, err := readTree(w.s, h)
+		rd.levels[i] = h
+		t, err := readTree(rd.s, h)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
 		e := findEntry(t, name)
 		if e == nil || e.Mode != filemode.Dir {
-			clear(w.levels[i+1:])
-			w.lastEv = plumbing.ZeroHash
+			clear(rd.levels[i+1:])
+			rd.lastEv = plumbing.ZeroHash
 			return plumbing.ZeroHash, nil
 		}
 		h = e.Hash
 	}
-	w.lastEv = h
+	rd.lastEv = h
 	return h, nil
 }
 
@@ -353,25 +353,25 @@ type change struct {
 
 // changed returns the pointer files that differ between the evidence
 // trees prev and ev, sorted by path, with the new contents read.
-func (w *reader) changed(prev, ev plumbing.Hash) ([]change, error) {
-	w.changes = nil
-	w.curTrees = make(map[plumbing.Hash]*object.Tree, len(w.prevTrees))
-	if err := w.diff("", prev, ev); err != nil {
+func (rd *reader) changed(prev, ev plumbing.Hash) ([]change, error) {
+	rd.changes = nil
+	rd.curTrees = make(map[plumbing.Hash]*object.Tree, len(rd.prevTrees))
+	if err := rd.diff("", prev, ev); err != nil {
 		return nil, err
 	}
-	w.prevTrees, w.curTrees = w.curTrees, nil
-	sort.Slice(w.changes, func(i, j int) bool { return w.changes[i].path < w.changes[j].path })
-	for i := range w.changes {
-		c := &w.changes[i]
+	rd.prevTrees, rd.curTrees = rd.curTrees, nil
+	sort.Slice(rd.changes, func(i, j int) bool { return rd.changes[i].path < rd.changes[j].path })
+	for i := range rd.changes {
+		c := &rd.changes[i]
 		if c.new.IsZero() {
 			continue
 		}
 		var err error
-		if c.content, c.tooLarge, err = readBlob(w.s, c.new, w.maxSize); err != nil {
-			return nil, fmt.Errorf("%s/%s: %w", w.evDir, c.path, err)
+		if c.content, c.tooLarge, err = readBlob(rd.s, c.new, rd.maxSize); err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", rd.evDir, c.path, err)
 		}
 	}
-	return w.changes, nil
+	return rd.changes, nil
 }
 
 // recorder turns the changes of each link, in merge order, into the
@@ -385,22 +385,22 @@ type recorder struct {
 }
 
 // record records the versions the commit l added and removed.
-func (w *recorder) record(l link, changes []change) {
+func (rec *recorder) record(l link, changes []change) {
 	commit := l.hash.String()
 	for _, c := range changes {
-		p := w.evDir + "/" + c.path
+		p := rec.evDir + "/" + c.path
 		if !c.old.IsZero() {
-			if i, ok := w.live[p]; ok {
-				w.delta.Added[i].RemovedCommit = commit
-				w.delta.Added[i].RemovedAt = l.when
-				delete(w.live, p)
-			} else if !w.delta.Full {
-				w.delta.Removed = append(w.delta.Removed, audit.Removal{Path: p, Commit: commit, At: l.when})
+			if i, ok := rec.live[p]; ok {
+				rec.delta.Added[i].RemovedCommit = commit
+				rec.delta.Added[i].RemovedAt = l.when
+				delete(rec.live, p)
+			} else if !rec.delta.Full {
+				rec.delta.Removed = append(rec.delta.Removed, audit.Removal{Path: p, Commit: commit, At: l.when})
 			}
 		}
 		if !c.new.IsZero() {
-			w.live[p] = len(w.delta.Added)
-			w.delta.Added = append(w.delta.Added, audit.PointerVersion{
+			rec.live[p] = len(rec.delta.Added)
+			rec.delta.Added = append(rec.delta.Added, audit.PointerVersion{
 				Key:      audit.VersionKey{Path: p, AddedCommit: commit},
 				Blob:     c.new.String(),
 				Content:  c.content,
@@ -411,26 +411,26 @@ func (w *recorder) record(l link, changes []change) {
 	}
 }
 
-// diff appends to w.changes the pointer files that differ between trees a
+// diff appends to rd.changes the pointer files that differ between trees a
 // and b (zero = empty) below prefix, descending only into subtrees whose
 // hashes differ.
-func (w *reader) diff(prefix string, a, b plumbing.Hash) error {
+func (rd *reader) diff(prefix string, a, b plumbing.Hash) error {
 	if a == b {
 		return nil
 	}
-	if err := w.ctx.Err(); err != nil {
+	if err := rd.ctx.Err(); err != nil {
 		return err
 	}
 	var ea, eb []object.TreeEntry
 	if !a.IsZero() {
-		t, err := w.diffTree(a)
+		t, err := rd.diffTree(a)
 		if err != nil {
 			return err
 		}
 		ea = t.Entries
 	}
 	if !b.IsZero() {
-		t, err := w.diffTree(b)
+		t, err := rd.diffTree(b)
 		if err != nil {
 			return err
 		}
@@ -444,12 +444,12 @@ func (w *reader) diff(prefix string, a, b plumbing.Hash) error {
 		n := &eb[i]
 		o := old[n.Name]
 		delete(old, n.Name)
-		if err := w.pair(path.Join(prefix, n.Name), o, n); err != nil {
+		if err := rd.pair(path.Join(prefix, n.Name), o, n); err != nil {
 			return err
 		}
 	}
 	for name, o := range old {
-		if err := w.pair(path.Join(prefix, name), o, nil); err != nil {
+		if err := rd.pair(path.Join(prefix, name), o, nil); err != nil {
 			return err
 		}
 	}
@@ -458,19 +458,19 @@ func (w *reader) diff(prefix string, a, b plumbing.Hash) error {
 
 // pair compares one name's entries in the old and new tree (nil = absent).
 // Only regular files count; symlinks and submodules are not pointer files.
-func (w *reader) pair(p string, o, n *object.TreeEntry) error {
+func (rd *reader) pair(p string, o, n *object.TreeEntry) error {
 	oDir := o != nil && o.Mode == filemode.Dir
 	nDir := n != nil && n.Mode == filemode.Dir
 	if oDir && nDir {
-		return w.diff(p, o.Hash, n.Hash)
+		return rd.diff(p, o.Hash, n.Hash)
 	}
 	if oDir {
-		if err := w.diff(p, o.Hash, plumbing.ZeroHash); err != nil {
+		if err := rd.diff(p, o.Hash, plumbing.ZeroHash); err != nil {
 			return err
 		}
 	}
 	if nDir {
-		if err := w.diff(p, plumbing.ZeroHash, n.Hash); err != nil {
+		if err := rd.diff(p, plumbing.ZeroHash, n.Hash); err != nil {
 			return err
 		}
 	}
@@ -482,7 +482,7 @@ func (w *reader) pair(p string, o, n *object.TreeEntry) error {
 		nb = n.Hash
 	}
 	if ob != nb && isPointerPath(p) {
-		w.changes = append(w.changes, change{path: p, old: ob, new: nb})
+		rd.changes = append(rd.changes, change{path: p, old: ob, new: nb})
 	}
 	return nil
 }
