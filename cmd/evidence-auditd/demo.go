@@ -16,6 +16,7 @@ import (
 	"github.com/evidence-auditd/evidence-auditd/internal/audit"
 	"github.com/evidence-auditd/evidence-auditd/internal/config"
 	"github.com/evidence-auditd/evidence-auditd/internal/job"
+	"github.com/evidence-auditd/evidence-auditd/internal/ledger"
 	"github.com/evidence-auditd/evidence-auditd/internal/sandbox"
 )
 
@@ -119,7 +120,19 @@ func runDemo(ctx context.Context, out io.Writer, dir string, keepRunning bool) e
 		}
 		printRunSummary(out, cfg, outcome)
 	}
-	mismatches := printExpectations(out, built, first.Summary.Results, outcome.Summary.Results, len(deleted) > 0)
+	// Judging a scenario may need a result's checks (an expected warning):
+	// the ledger holds them, the run summaries do not.
+	firstResults, err := recordedResults(ctx, cfg.Ledger.Path, first.Run.ID)
+	if err != nil {
+		return err
+	}
+	secondResults := firstResults
+	if outcome != first {
+		if secondResults, err = recordedResults(ctx, cfg.Ledger.Path, outcome.Run.ID); err != nil {
+			return err
+		}
+	}
+	mismatches := printExpectations(out, built, firstResults, secondResults, len(deleted) > 0)
 	reports, err := writeReports(ctx, cfg.Ledger.Path, filepath.Join(dir, "reports"))
 	if err != nil {
 		return fmt.Errorf("write demo reports: %w", err)
@@ -173,6 +186,17 @@ func demoDir(dir string) (string, error) {
 // both: those deleted against AfterDelete, the others against the same
 // expectation; a row shows "first → second" where the two differ, and
 // what the verdict would have been without the archive.
+// recordedResults reads run runID's results, checks included, from the
+// ledger at path.
+func recordedResults(ctx context.Context, path string, runID int64) ([]audit.Result, error) {
+	db, err := ledger.OpenReadOnly(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return db.Results(ctx, runID)
+}
+
 func printExpectations(w io.Writer, built *sandbox.Built, first, second []audit.Result, twoAudits bool) int {
 	index := func(rs []audit.Result) map[audit.VersionKey]audit.Result {
 		m := map[audit.VersionKey]audit.Result{}

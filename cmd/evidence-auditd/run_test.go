@@ -82,6 +82,20 @@ func checkExpectations(t *testing.T, built *sandbox.Built, got map[audit.Version
 // TestRunDemoWorld is issue 4's end-to-end acceptance: every scenario's
 // verdict and class, exit code 3, a second run consistent with the first
 // (through the fast path), and a flaky registry that recovers.
+// TestDemoEveryScenarioMatches runs `demo`, the README's first set-up
+// command: every scenario reaches the verdict (and the warning) it was
+// built for, and the command exits 0.
+func TestDemoEveryScenarioMatches(t *testing.T) {
+	r := run(t, nil, "demo", "--dir", filepath.Join(t.TempDir(), "demo"))
+	if r.code != 0 || strings.Contains(r.stdout, "MISMATCH") {
+		t.Fatalf("demo: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	cases := sandbox.DemoCases(time.Now())
+	if ok := strings.Count(r.stdout, "\n  ok  "); ok != len(cases) {
+		t.Errorf("%d scenarios ok, want all %d:\n%s", ok, len(cases), r.stdout)
+	}
+}
+
 func TestRunDemoWorld(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	w, built := demoWorld(t, now)
