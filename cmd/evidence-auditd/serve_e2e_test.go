@@ -221,9 +221,12 @@ func TestE2EServeSecondSignal(t *testing.T) {
 	w := scaleWorld(t, 50, time.Now().UTC().Truncate(time.Second))
 	// Every registry request hangs: the in-flight pointers cannot finish.
 	w.Registry().SetFault(sandboxregistry.AllRepositories, sandboxregistry.Fault{Delay: time.Minute})
+	w.Registry().ResetCounts() // building the world pushed through it
 	p := startServe(t, w.ConfigPath(), freeAddr(t), "EVIDENCE_AUDITD_SHUTDOWN_GRACE=60s")
+	// The run is in progress from before the history walk; pointers are in
+	// flight once the registry has been asked something (and hangs).
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, body := p.get(t, "/metrics"); strings.Contains(body, "evidence_auditd_run_in_progress 1") {
+		if _, body := p.get(t, "/metrics"); strings.Contains(body, "evidence_auditd_run_in_progress 1") && w.Registry().TotalRequests() > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
